@@ -1,0 +1,81 @@
+/* hakmem: a fast, observable malloc replacement.
+ *
+ * Linking with -lhakmem (or loading libhakmem.so with LD_PRELOAD) replaces the
+ * standard malloc family for the whole program.  The hak_-prefixed functions
+ * below are the same allocator under names of its own, for programs that want
+ * to call it explicitly.  See hakmem(3). */
+#ifndef HAKMEM_H
+#define HAKMEM_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HAKMEM_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define HAK_API_MALLOC __attribute__((malloc, warn_unused_result))
+#define HAK_API_ALLOC_SIZE(...) __attribute__((alloc_size(__VA_ARGS__)))
+#else
+#define HAK_API_MALLOC
+#define HAK_API_ALLOC_SIZE(...)
+#endif
+
+/* ---- The allocator ------------------------------------------------------ */
+void *hak_malloc(size_t size) HAK_API_MALLOC HAK_API_ALLOC_SIZE(1);
+void hak_free(void *ptr);
+void *hak_calloc(size_t nmemb, size_t size) HAK_API_MALLOC HAK_API_ALLOC_SIZE(1, 2);
+void *hak_realloc(void *ptr, size_t size) HAK_API_ALLOC_SIZE(2);
+void *hak_reallocarray(void *ptr, size_t nmemb, size_t size) HAK_API_ALLOC_SIZE(2, 3);
+int hak_posix_memalign(void **memptr, size_t alignment, size_t size);
+void *hak_aligned_alloc(size_t alignment, size_t size) HAK_API_MALLOC HAK_API_ALLOC_SIZE(2);
+void *hak_memalign(size_t alignment, size_t size) HAK_API_MALLOC HAK_API_ALLOC_SIZE(2);
+void *hak_valloc(size_t size) HAK_API_MALLOC HAK_API_ALLOC_SIZE(1);
+void *hak_pvalloc(size_t size) HAK_API_MALLOC;
+size_t hak_malloc_usable_size(void *ptr);
+
+/* ---- The control tree (hakmem(3), doc/ctl-names.md) ------------------------
+ * Returns 0, or an errno value and changes nothing:
+ *   ENOENT  no such name or MIB;   EINVAL  wrong *oldlenp or newlen (then
+ *   *oldlenp is set to the size the node needs) or a value out of range;
+ *   EPERM   write of a read-only node or read of a write-only one;
+ *   EFAULT  oldp without oldlenp. */
+int hakctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+int hakctlnametomib(const char *name, size_t *mibp, size_t *miblenp);
+int hakctlbymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                void *newp, size_t newlen);
+
+/* Node value types and access modes, as reported by hakctl_list(). */
+enum hakctl_type { HAKCTL_BOOL, HAKCTL_U32, HAKCTL_U64, HAKCTL_SIZE, HAKCTL_STRING, HAKCTL_VOID };
+enum hakctl_access { HAKCTL_RO, HAKCTL_RW, HAKCTL_WO, HAKCTL_ACTION };
+
+struct hakctl_info {
+    const char *name;        /* full name, with indices filled in: "warm_pool.c7.hits" */
+    enum hakctl_type type;
+    enum hakctl_access access;
+    const char *description; /* one line */
+    const char *range;       /* documented range of a tunable, or "" */
+};
+
+/* Calls cb for every node whose full name starts with prefix ("" or NULL for
+ * all), in tree order.  A non-zero return from cb stops the walk and is
+ * returned.  Returns ENOENT if no node matches. */
+int hakctl_list(const char *prefix, int (*cb)(const struct hakctl_info *info, void *arg), void *arg);
+
+/* Printable names of the enums above ("bool", "read-write", ...). */
+const char *hakctl_type_name(enum hakctl_type type);
+const char *hakctl_access_name(enum hakctl_access access);
+
+/* ---- Statistics dump (hakmem(3)) --------------------------------------------
+ * Human-readable text by default; opts "J" for JSON.  Further letters leave
+ * sections out: 'g' general/config, 't' tunables, 'c' per-class table,
+ * 'l' large blocks.  A NULL write_cb writes to stderr. */
+void hak_stats_print(void (*write_cb)(void *cbopaque, const char *text), void *cbopaque,
+                     const char *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HAKMEM_H */

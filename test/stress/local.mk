@@ -1,0 +1,1 @@
+# test/stress: filled in by its own change

@@ -1,0 +1,1 @@
+# test/unit: filled in by its own change

@@ -1,0 +1,73 @@
+/* Heaps: the per-thread owner of SuperSlabs and slabs.  A heap outlives its
+ * thread: when a thread exits its heap is abandoned, its blocks stay valid,
+ * and the next new thread adopts it (so 20,000 short threads reuse a handful
+ * of heaps).  Heaps come from metadata and are never freed. */
+#ifndef HAK_HEAP_H
+#define HAK_HEAP_H
+
+#include "superslab.h"
+#include "tcache.h"
+
+enum hak_heap_state { HAK_HEAP_ACTIVE = 1, HAK_HEAP_ABANDONED, HAK_HEAP_GHOST };
+
+/* Counters a heap keeps on its slow paths, per class.  Written by the owner
+ * only (relaxed stores), read by anyone (stats.c). */
+typedef struct hak_class_stats {
+    uint64_t refills, refill_blocks;
+    uint64_t flushes, flush_blocks;
+    uint64_t remote_frees;       /* blocks this heap sent to other heaps' slabs */
+    uint64_t warm_hits, warm_misses, warm_prefilled;
+    uint64_t slabs;              /* slabs this heap holds for the class now */
+} hak_class_stats_t;
+
+typedef struct heap {
+    struct heap *all_next;                 /* every heap, for stats and fork */
+    struct heap *abandoned_next;
+    int state;                             /* enum hak_heap_state */
+    unsigned id;
+    hak_tls_t *tls;                        /* the owner thread's caches, NULL if none */
+    uint64_t params_epoch;                 /* hak_params.epoch last applied */
+    slab_t *_Atomic notify;                /* slabs with new remote frees */
+    slab_t *warm[HAK_NCLASSES];            /* warm pool: slabs with free blocks */
+    uint32_t warm_empty[HAK_NCLASSES];     /* of those, completely empty */
+    superslab_t *ss_list;                  /* SuperSlabs owned that have unused pages */
+    superslab_t *ss_full;                  /* SuperSlabs owned with every page in a slab */
+    uint64_t large_allocs, large_frees, large_bytes_allocated, large_bytes_freed;
+    hak_class_stats_t stats[HAK_NCLASSES];
+    /* Blocks moved in and out of the thread cache by threads that already
+     * left (folded in at thread exit), so per-class totals survive them. */
+    uint64_t dead_in[HAK_NCLASSES], dead_out[HAK_NCLASSES];
+} heap_t;
+
+extern heap_t *_Atomic hak_heaps_all;
+extern pthread_mutex_t hak_heaps_lock;
+
+/* heap.c */
+heap_t *hak_thread_init(void);           /* first slow-path call of a thread */
+heap_t *hak_heap_for_dead_thread(void);  /* after the thread's destructor ran */
+void hak_heap_apply_params(heap_t *h);   /* new tunables reach this thread */
+void hak_heap_collect_abandoned(uint64_t now_ms, bool force);
+void hak_heaps_fork_prepare(void);
+void hak_heaps_fork_parent(void);
+void hak_heaps_fork_child(void);
+extern pthread_key_t hak_thread_key;
+
+/* tcache.c: the single refill path and the flush. */
+void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls);
+void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n);
+void hak_tcache_flush_all(heap_t *h);
+
+/* warm_pool.c */
+void hak_warm_push(heap_t *h, slab_t *s);
+void hak_warm_remove(heap_t *h, slab_t *s);
+slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls);  /* warm-pool head, prefilling on a miss */
+void hak_slab_now_empty(heap_t *h, slab_t *s);          /* keep (up to capacity) or release */
+void hak_warm_trim(heap_t *h);                          /* drop empties beyond capacity */
+
+/* remote.c */
+void hak_remote_push(slab_t *s, void *first, void *last, uint32_t n);
+void hak_remote_collect(heap_t *h);
+/* A block went back to its own slab (local free or drained remote). */
+void hak_slab_put_local(heap_t *h, slab_t *s, void *first, void *last, uint32_t n);
+
+#endif

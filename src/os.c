@@ -1,0 +1,111 @@
+/* Mappings come from mmap directly; nothing here calls malloc. */
+#include "os.h"
+#include "params.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+_Atomic size_t hak_os_mapped;
+_Atomic size_t hak_meta_bytes;
+
+static bool over_limit(size_t size) {
+    uint64_t limit = hak_load(&hak_params.mapped_limit);
+    return limit && atomic_load_explicit(&hak_os_mapped, memory_order_relaxed) + size > limit;
+}
+
+void *hak_os_map(size_t size, size_t align, bool populate) {
+    if (over_limit(size)) { errno = ENOMEM; return NULL; }
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    size_t span = size + (align > HAK_OS_PAGE ? align : 0);
+    if (span < size) { errno = ENOMEM; return NULL; }
+    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED) { errno = ENOMEM; return NULL; }
+    if (align > HAK_OS_PAGE) { /* trim to the alignment */
+        char *a = (char *)hak_align_up((uintptr_t)p, align);
+        if (a > p) munmap(p, (size_t)(a - p));
+        size_t tail = (size_t)((p + span) - (a + size));
+        if (tail) munmap(a + size, tail);
+        p = a;
+    }
+    atomic_fetch_add_explicit(&hak_os_mapped, size, memory_order_relaxed);
+    hak_os_thp(p, size);
+    if (populate) hak_os_populate(p, size);
+    return p;
+}
+
+void hak_os_populate(void *p, size_t size) {
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(p, size, MADV_POPULATE_WRITE) == 0) return;
+#endif
+    for (size_t off = 0; off < size; off += HAK_OS_PAGE) ((volatile char *)p)[off] = 0;
+}
+
+void *hak_os_reserve(size_t size, size_t align) {
+    size_t span = size + align;
+    char *p = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    char *a = (char *)hak_align_up((uintptr_t)p, align);
+    if (a > p) munmap(p, (size_t)(a - p));
+    size_t tail = (size_t)((p + span) - (a + size));
+    if (tail) munmap(a + size, tail);
+    return a;
+}
+
+void hak_os_unmap(void *p, size_t size) {
+    if (munmap(p, size) == 0)
+        atomic_fetch_sub_explicit(&hak_os_mapped, size, memory_order_relaxed);
+}
+
+void hak_os_purge(void *p, size_t size) {
+    /* MADV_DONTNEED, not MADV_FREE: RSS must visibly fall after the delay. */
+    madvise(p, size, MADV_DONTNEED);
+}
+
+void hak_os_thp(void *p, size_t size) {
+    switch (hak_load(&hak_params.thp)) {
+    case HAK_THP_NEVER: madvise(p, size, MADV_NOHUGEPAGE); break;
+    case HAK_THP_ALWAYS: madvise(p, size, MADV_HUGEPAGE); break;
+    default: break;
+    }
+}
+
+size_t hak_os_resident(void) {
+    char buf[128];
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    const char *s = buf;
+    while (*s && *s != ' ') s++; /* skip total size */
+    while (*s == ' ') s++;
+    size_t pages = 0;
+    while (*s >= '0' && *s <= '9') pages = pages * 10 + (size_t)(*s++ - '0');
+    return pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Metadata: a bump allocator over 1 MiB mappings, never freed (heaps are
+ * reused, not released).  Rare, so a spin lock is enough. */
+static hak_spin_t meta_lock;
+static char *meta_cur, *meta_end;
+
+void *hak_meta_alloc(size_t size) {
+    size = hak_align_up(size, 64);
+    hak_spin_lock(&meta_lock);
+    if ((size_t)(meta_end - meta_cur) < size) {
+        size_t chunk = size > HAK_MiB ? hak_align_up(size, HAK_OS_PAGE) : HAK_MiB;
+        char *p = mmap(NULL, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) { hak_spin_unlock(&meta_lock); return NULL; }
+        atomic_fetch_add_explicit(&hak_os_mapped, chunk, memory_order_relaxed);
+        meta_cur = p;
+        meta_end = p + chunk;
+    }
+    void *r = meta_cur;
+    meta_cur += size;
+    atomic_fetch_add_explicit(&hak_meta_bytes, size, memory_order_relaxed);
+    hak_spin_unlock(&meta_lock);
+    return r;
+}

@@ -1,0 +1,31 @@
+/* The operating-system layer: mappings, purging, huge pages, RSS. */
+#ifndef HAK_OS_H
+#define HAK_OS_H
+
+#include "util.h"
+
+#define HAK_OS_PAGE 4096
+
+/* Maps size bytes aligned to align (a power of two >= 4096), read-write, or
+ * returns NULL (errno ENOMEM) when the OS refuses or limit.mapped would be
+ * passed.  populate pre-faults the pages. */
+void *hak_os_map(size_t size, size_t align, bool populate);
+void hak_os_unmap(void *p, size_t size);
+/* Faults the pages in now (superslab.prefault). */
+void hak_os_populate(void *p, size_t size);
+/* Reserves address space only (PROT_NONE), aligned; for mremap targets. */
+void *hak_os_reserve(size_t size, size_t align);
+/* Gives the pages back to the OS; they read as zero afterwards. */
+void hak_os_purge(void *p, size_t size);
+/* Applies the os.thp policy to a new mapping. */
+void hak_os_thp(void *p, size_t size);
+/* Resident set size of the process, in bytes, from /proc (0 if unknown). */
+size_t hak_os_resident(void);
+
+/* Bytes currently mapped by hakmem (SuperSlabs, large blocks, metadata). */
+extern _Atomic size_t hak_os_mapped;
+/* Internal metadata (heaps and the like), carved from mappings of our own. */
+void *hak_meta_alloc(size_t size);
+extern _Atomic size_t hak_meta_bytes;
+
+#endif

@@ -1,0 +1,3 @@
+#include "segmap.h"
+
+uint8_t hak_segmap[HAK_SEGMAP_N];

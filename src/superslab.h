@@ -1,0 +1,113 @@
+/* SuperSlabs: 2 MiB aligned regions cut into 64 KiB pages; a run of pages
+ * serving one size class is a slab.  The header sits at the start of the
+ * region, so any block's metadata is found by masking its address:
+ *
+ *   ss   = p & ~(2 MiB - 1)         page = (p >> 16) & 31
+ *   ss->page_class[page]            the class, read by the free fast path
+ *   ss->slabs[ss->page_slab[page]]  the slab, read by slow paths
+ *
+ * A SuperSlab belongs to one heap (the heap that carves it); its slabs and
+ * their local free lists are touched only by that heap's thread.  Other
+ * threads give blocks back through a slab's remote list (remote.c). */
+#ifndef HAK_SUPERSLAB_H
+#define HAK_SUPERSLAB_H
+
+#include "segmap.h"
+#include "size_class.h"
+
+#define HAK_PAGE_SHIFT 16
+#define HAK_PAGE_SIZE  ((size_t)1 << HAK_PAGE_SHIFT)
+#define HAK_SS_PAGES   (HAK_SS_SIZE / HAK_PAGE_SIZE)
+#define HAK_SS_HDR     ((size_t)4096)      /* page 0 gives its first 4 KiB to the header */
+#define HAK_SS_MAGIC   0x4b4d5353u          /* "SSMK" */
+
+struct heap;
+
+enum hak_slab_state {
+    HAK_SLAB_UNUSED = 0, /* pages free in the SuperSlab */
+    HAK_SLAB_WARM,       /* in its heap's warm pool: has free blocks */
+    HAK_SLAB_FULL,       /* every block handed out */
+};
+
+/* Low bit of slab.remote: the owner has been told (the slab is on its
+ * heap's notify stack), so later remote frees need not tell it again. */
+#define HAK_REMOTE_NOTIFIED ((uintptr_t)1)
+
+typedef struct slab {
+    void *free;                  /* owner-local free list */
+    _Atomic uintptr_t remote;    /* remote-free stack | HAK_REMOTE_NOTIFIED */
+    struct slab *next, *prev;    /* warm-pool links */
+    char *bump, *end;            /* never-used blocks: [bump, end) */
+    struct slab *notify_next;    /* link on the owner heap's notify stack */
+    uint16_t used;               /* blocks out of the slab (cached or live) */
+    uint16_t capacity;
+    uint8_t cls;
+    uint8_t npages;
+    uint8_t state;               /* enum hak_slab_state */
+    uint8_t page;                /* first page of the slab */
+} slab_t;
+
+typedef struct superslab {
+    uint8_t page_class[HAK_SS_PAGES]; /* first: the fast path reads it at offset 0 */
+    uint8_t page_slab[HAK_SS_PAGES];  /* first page of the slab holding each page */
+    uint32_t magic;
+    uint32_t free_pages;              /* bitmap of unused pages (under lock) */
+    uint32_t dirty_pages;             /* unused or retained pages not yet purged (under lock) */
+    uint32_t retained_pages;          /* empty slabs kept by a warm pool: contents unneeded (under lock) */
+    hak_spin_t lock;                  /* page runs vs the purger */
+    struct heap *owner;               /* NULL while in the shared pool */
+    uint64_t dirty_since_ms;          /* when dirty_pages last went from 0 to non-0 */
+    uint64_t pool_since_ms;           /* when it entered the shared pool */
+    struct superslab *next;           /* owner heap's list, or shared-pool stack */
+    struct superslab *prev;
+    struct superslab *all_next;       /* every SuperSlab ever made (purge, stats) */
+    uint32_t in_pool;
+    slab_t slabs[HAK_SS_PAGES];
+} superslab_t;
+
+_Static_assert(sizeof(superslab_t) <= HAK_SS_HDR, "SuperSlab header must fit its reserve");
+_Static_assert(offsetof(superslab_t, page_class) == 0, "fast path reads page_class at 0");
+
+static inline superslab_t *hak_ss_of(const void *p) {
+    return (superslab_t *)((uintptr_t)p & ~(uintptr_t)HAK_SS_MASK);
+}
+static inline unsigned hak_page_of(const void *p) {
+    return (unsigned)((uintptr_t)p >> HAK_PAGE_SHIFT) & (HAK_SS_PAGES - 1);
+}
+static inline slab_t *hak_slab_of(superslab_t *ss, const void *p) {
+    return &ss->slabs[ss->page_slab[hak_page_of(p)]];
+}
+static inline char *hak_slab_start(superslab_t *ss, const slab_t *s) {
+    return (char *)ss + (s->page == 0 ? HAK_SS_HDR : (size_t)s->page << HAK_PAGE_SHIFT);
+}
+/* True if p is the start of a block of slab s. */
+static inline bool hak_slab_is_block_start(superslab_t *ss, const slab_t *s, const void *p) {
+    uintptr_t off = (uintptr_t)p - (uintptr_t)hak_slab_start(ss, s);
+    uint64_t idx = (off * hak_classes[s->cls].recip) >> 40;
+    return idx * hak_classes[s->cls].size == off && idx < s->capacity;
+}
+
+/* Every SuperSlab ever created, newest first (they are never unmapped). */
+extern superslab_t *_Atomic hak_ss_all;
+extern _Atomic size_t hak_ss_count;  /* created */
+extern _Atomic size_t hak_ss_pooled; /* sitting empty in the shared pool */
+
+/* superslab.c: a new slab of class cls for heap h (page run from one of the
+ * heap's SuperSlabs, or from a SuperSlab taken from the shared pool). */
+slab_t *hak_slab_new(struct heap *h, unsigned cls);
+/* Gives an empty slab's pages back to its SuperSlab; the SuperSlab goes to
+ * the shared pool when it is empty. */
+void hak_slab_release(struct heap *h, slab_t *s);
+/* A warm pool keeps empty slab s: its pages may be purged until
+ * hak_slab_unretain() is called before the slab is used again. */
+void hak_slab_retain(slab_t *s);
+void hak_slab_unretain(slab_t *s);
+/* Purges the dirty unused pages of one SuperSlab that have been dirty for at
+ * least delay_ms (0: all).  Returns the bytes purged. */
+size_t hak_ss_purge(superslab_t *ss, uint64_t now_ms, uint64_t delay_ms);
+
+/* shared_pool.c: the global pool of empty SuperSlabs. */
+superslab_t *hak_shared_pool_take(void);
+void hak_shared_pool_give(superslab_t *ss);
+
+#endif

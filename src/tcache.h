@@ -1,0 +1,70 @@
+/* The unified cache: per thread, per class, a LIFO list of free blocks.
+ * This header is the whole fast path.  A malloc that hits the cache is a
+ * table lookup and a pop; a free is a segment-map test, a byte load for the
+ * class and a push.  No atomics, no locks, no calls; everything else is in
+ * the out-of-line slow paths (alloc.c, tcache.c).
+ *
+ * The cache counts blocks that come in (frees and refills) and go out
+ * (mallocs and flushes); in - out is its fill, and with the refill and flush
+ * counts kept on the slow path they give malloc and free counts for free. */
+#ifndef HAK_TCACHE_H
+#define HAK_TCACHE_H
+
+#include "size_class.h"
+#include "segmap.h"
+
+typedef struct hak_bin {
+    void *head;
+    uint64_t in;   /* frees + refilled blocks */
+    uint64_t out;  /* mallocs + flushed blocks */
+    uint32_t cap;  /* 0 until the thread is set up, and for HAK_CLASS_NONE */
+    uint32_t pad;
+} hak_bin_t;
+
+enum hak_thread_state { HAK_THREAD_NEW = 0, HAK_THREAD_ACTIVE, HAK_THREAD_DEAD };
+
+typedef struct hak_tls {
+    hak_bin_t bins[HAK_NCLASSES + 1];  /* + the HAK_CLASS_NONE bin */
+    struct heap *heap;
+    int state;                         /* enum hak_thread_state */
+} hak_tls_t;
+
+extern __thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+void *hak_malloc_slow(size_t size) HAK_NOINLINE;
+void hak_free_slow(void *p) HAK_NOINLINE;
+
+static inline void *hak_malloc_fast(size_t size) {
+    if (likely(size <= HAK_TINY_MAX)) {
+        hak_bin_t *b = &hak_tls.bins[hak_tiny_class_of[(size + 15) >> 4]];
+        void *p = b->head;
+        if (likely(p != NULL)) {
+            b->head = *(void **)p;
+            b->out++;
+            return p;
+        }
+    }
+    return hak_malloc_slow(size);
+}
+
+static inline void hak_free_fast(void *p) {
+    uintptr_t chunk = (uintptr_t)p >> HAK_SS_SHIFT;
+    /* NULL, foreign pointers and large blocks all leave here */
+    if (unlikely(chunk >= HAK_SEGMAP_N || hak_segmap[chunk] != HAK_SEG_SUPERSLAB)) {
+        hak_free_slow(p);
+        return;
+    }
+    const uint8_t *page_class = (const uint8_t *)((uintptr_t)p & ~(uintptr_t)HAK_SS_MASK);
+    hak_bin_t *b = &hak_tls.bins[page_class[((uintptr_t)p >> 16) & 31]];
+    /* full cache, unset thread, or a page holding no blocks; and the cheapest
+     * double free (the block just freed) is caught here too */
+    if (unlikely(b->in - b->out >= b->cap || p == b->head)) {
+        hak_free_slow(p);
+        return;
+    }
+    *(void **)p = b->head;
+    b->head = p;
+    b->in++;
+}
+
+#endif

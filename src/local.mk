@@ -1,6 +1,9 @@
 # The allocator library. Internal headers live beside their sources.
 HAK_SOURCES = \
-	src/alloc.c
+	src/alloc.c \
+	src/ctl.c \
+	src/ctl_tree.c \
+	src/conf.c
 
 libhakmem_la_SOURCES = $(HAK_SOURCES)
 # Only the public API leaves the library; the fast path wants the initial-exec

@@ -27,26 +27,32 @@ typedef struct heap {
     unsigned id;
     hak_tls_t *tls;                        /* the owner thread's caches, NULL if none */
     uint64_t params_epoch;                 /* hak_params.epoch last applied */
+    uint64_t flush_seen;                   /* hak_flush_request last honoured */
     slab_t *_Atomic notify;                /* slabs with new remote frees */
     slab_t *warm[HAK_NCLASSES];            /* warm pool: slabs with free blocks */
     uint32_t warm_empty[HAK_NCLASSES];     /* of those, completely empty */
     superslab_t *ss_list;                  /* SuperSlabs owned that have unused pages */
     superslab_t *ss_full;                  /* SuperSlabs owned with every page in a slab */
-    uint64_t large_allocs, large_frees, large_bytes_allocated, large_bytes_freed;
     hak_class_stats_t stats[HAK_NCLASSES];
     /* Blocks moved in and out of the thread cache by threads that already
      * left (folded in at thread exit), so per-class totals survive them. */
     uint64_t dead_in[HAK_NCLASSES], dead_out[HAK_NCLASSES];
+    /* refill/flush block counts when the current thread took the heap */
+    uint64_t thread_base_refill[HAK_NCLASSES], thread_base_flush[HAK_NCLASSES];
 } heap_t;
 
 extern heap_t *_Atomic hak_heaps_all;
+extern uint64_t hak_flush_request; /* bumped to ask every thread to flush its cache */
 extern pthread_mutex_t hak_heaps_lock;
 
 /* heap.c */
 heap_t *hak_thread_init(void);           /* first slow-path call of a thread */
 heap_t *hak_heap_for_dead_thread(void);  /* after the thread's destructor ran */
 void hak_heap_apply_params(heap_t *h);   /* new tunables reach this thread */
-void hak_heap_collect_abandoned(uint64_t now_ms, bool force);
+void hak_heap_collect_abandoned(void);
+void *hak_dead_thread_alloc(unsigned cls);
+void hak_dead_thread_free(void *p, unsigned cls);
+void hak_global_key_create(void);
 void hak_heaps_fork_prepare(void);
 void hak_heaps_fork_parent(void);
 void hak_heaps_fork_child(void);

@@ -1,9 +1,28 @@
 # The allocator library. Internal headers live beside their sources.
 HAK_SOURCES = \
 	src/alloc.c \
+	src/fatal.c \
+	src/heap.c \
+	src/init.c \
+	src/large.c \
+	src/os.c \
+	src/params.c \
+	src/purge.c \
+	src/remote.c \
+	src/segmap.c \
+	src/shared_pool.c \
+	src/size_class.c \
+	src/stats.c \
+	src/superslab.c \
+	src/tcache.c \
+	src/warm_pool.c \
 	src/ctl.c \
 	src/ctl_tree.c \
 	src/conf.c
+
+noinst_HEADERS = src/util.h src/size_class.h src/params.h src/os.h src/segmap.h \
+	src/superslab.h src/heap.h src/tcache.h src/init.h src/purge.h src/large.h src/stats.h
+noinst_HEADERS += src/ctl.h
 
 libhakmem_la_SOURCES = $(HAK_SOURCES)
 # Only the public API leaves the library; the fast path wants the initial-exec

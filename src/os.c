@@ -109,3 +109,7 @@ void *hak_meta_alloc(size_t size) {
     hak_spin_unlock(&meta_lock);
     return r;
 }
+
+void hak_os_fork_prepare(void) { hak_spin_lock(&meta_lock); }
+void hak_os_fork_parent(void) { hak_spin_unlock(&meta_lock); }
+void hak_os_fork_child(void) { hak_spin_unlock(&meta_lock); }

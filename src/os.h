@@ -28,4 +28,8 @@ extern _Atomic size_t hak_os_mapped;
 void *hak_meta_alloc(size_t size);
 extern _Atomic size_t hak_meta_bytes;
 
+void hak_os_fork_prepare(void);
+void hak_os_fork_parent(void);
+void hak_os_fork_child(void);
+
 #endif

@@ -37,7 +37,7 @@ void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls) {
     if (unlikely(__atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != h->params_epoch))
         hak_heap_apply_params(h);
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_remote_collect(h);
-    uint32_t count = (uint32_t)(bin->in - bin->out);
+    uint32_t count = hak_bin_count(bin);
     uint32_t want = hak_load(&hak_params.refill_count);
     if (want > bin->cap - count || count > bin->cap) want = count < bin->cap ? bin->cap - count : 0;
     if (want == 0) want = 1;
@@ -69,7 +69,7 @@ static void give_back(heap_t *h, slab_t *s, void *first, void *last, uint32_t n)
 }
 
 void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
-    uint32_t count = (uint32_t)(bin->in - bin->out);
+    uint32_t count = hak_bin_count(bin);
     if (n > count) n = count;
     if (n == 0) return;
     void *b = bin->head;
@@ -91,7 +91,7 @@ void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
         b = next;
     }
     bin->head = b;
-    bin->out += n;
+    hak_bin_took(bin, n);
     give_back(h, run, run_first, run_last, run_n);
     hak_class_stats_t *st = &h->stats[cls];
     hak_bump(&st->flushes, 1);
@@ -101,5 +101,5 @@ void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
 void hak_tcache_flush_all(heap_t *h) {
     hak_tls_t *t = &hak_tls;
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++)
-        hak_flush(h, &t->bins[cls], cls, (uint32_t)(t->bins[cls].in - t->bins[cls].out));
+        hak_flush(h, &t->bins[cls], cls, hak_bin_count(&t->bins[cls]));
 }

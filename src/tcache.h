@@ -6,7 +6,9 @@
  *
  * The cache counts blocks that come in (frees and refills) and go out
  * (mallocs and flushes); in - out is its fill, and with the refill and flush
- * counts kept on the slow path they give malloc and free counts for free. */
+ * counts kept on the slow path they give malloc and free counts for free.
+ * It stores limit = out + cap rather than out, so that free's "is the cache
+ * full" test is a single compare (in >= limit). */
 #ifndef HAK_TCACHE_H
 #define HAK_TCACHE_H
 
@@ -15,11 +17,20 @@
 
 typedef struct hak_bin {
     void *head;
-    uint64_t in;   /* frees + refilled blocks */
-    uint64_t out;  /* mallocs + flushed blocks */
-    uint32_t cap;  /* 0 until the thread is set up, and for HAK_CLASS_NONE */
+    uint64_t in;    /* frees + refilled blocks */
+    uint64_t limit; /* out + cap, where out = mallocs + flushed blocks */
+    uint32_t cap;   /* 0 until the thread is set up, and for HAK_CLASS_NONE */
     uint32_t pad;
 } hak_bin_t;
+
+static inline uint64_t hak_bin_out(const hak_bin_t *b) { return b->limit - b->cap; }
+static inline uint32_t hak_bin_count(const hak_bin_t *b) { return (uint32_t)(b->in - hak_bin_out(b)); }
+/* Blocks leave the cache (mallocs, flushes). */
+static inline void hak_bin_took(hak_bin_t *b, uint64_t n) { b->limit += n; }
+static inline void hak_bin_set_cap(hak_bin_t *b, uint32_t cap) {
+    b->limit = b->limit - b->cap + cap;
+    b->cap = cap;
+}
 
 enum hak_thread_state { HAK_THREAD_NEW = 0, HAK_THREAD_ACTIVE, HAK_THREAD_DEAD };
 
@@ -27,6 +38,7 @@ typedef struct hak_tls {
     hak_bin_t bins[HAK_NCLASSES + 1];  /* + the HAK_CLASS_NONE bin */
     struct heap *heap;
     int state;                         /* enum hak_thread_state */
+    uint64_t large_allocated, large_freed; /* bytes in large blocks, this thread */
 } hak_tls_t;
 
 extern __thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
@@ -36,11 +48,11 @@ void hak_free_slow(void *p) HAK_NOINLINE;
 
 static inline void *hak_malloc_fast(size_t size) {
     if (likely(size <= HAK_TINY_MAX)) {
-        hak_bin_t *b = &hak_tls.bins[hak_tiny_class_of[(size + 15) >> 4]];
+        hak_bin_t *b = &hak_tls.bins[hak_tiny_class_of[size]];
         void *p = b->head;
         if (likely(p != NULL)) {
             b->head = *(void **)p;
-            b->out++;
+            b->limit++; /* one more out */
             return p;
         }
     }
@@ -58,7 +70,7 @@ static inline void hak_free_fast(void *p) {
     hak_bin_t *b = &hak_tls.bins[page_class[((uintptr_t)p >> 16) & 31]];
     /* full cache, unset thread, or a page holding no blocks; and the cheapest
      * double free (the block just freed) is caught here too */
-    if (unlikely(b->in - b->out >= b->cap || p == b->head)) {
+    if (unlikely(b->in >= b->limit || p == b->head)) {
         hak_free_slow(p);
         return;
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "ctl.h"
+#include "size_class.h"
 
 static uint64_t rd(const char *fmt, unsigned c) {
     char name[96];

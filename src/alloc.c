@@ -1,0 +1,267 @@
+/* The public malloc family.  The fast paths are inlined from tcache.h; this
+ * file holds their out-of-line slow paths and the less common entry points.
+ * The standard names and glibc's internal aliases are aliases of the hak_
+ * functions, so no pointer of ours can reach glibc's free, or the reverse. */
+#include "heap.h"
+#include "init.h"
+#include "large.h"
+#include "params.h"
+#include "purge.h"
+#include "stats.h"
+#include <hakmem.h>
+#include <errno.h>
+#include <string.h>
+
+/* The junk written over freed blocks in debug builds. */
+#define HAK_JUNK 0x5a
+
+/* ---- Small blocks: the slow side of the thread cache ------------------- */
+
+static HAK_NOINLINE void *small_alloc(unsigned cls) {
+    hak_bin_t *b = &hak_tls.bins[cls];
+    void *p = b->head;
+    if (!p) {
+        if (unlikely(hak_tls.state != HAK_THREAD_ACTIVE)) {
+            if (hak_tls.state == HAK_THREAD_DEAD) {
+                p = hak_dead_thread_alloc(cls);
+                if (!p) errno = ENOMEM;
+                return p;
+            }
+            if (!hak_thread_init()) { errno = ENOMEM; return NULL; }
+        }
+        p = hak_refill(hak_tls.heap, b, cls);
+        if (!p) { errno = ENOMEM; return NULL; }
+    }
+    b->head = *(void **)p;
+    hak_bin_took(b, 1);
+    return p;
+}
+
+/* Checks that p is a live-looking block of a SuperSlab and returns its
+ * class; reports anything else.  Slow paths only. */
+static unsigned small_class_checked(void *p, const char *caller) {
+    superslab_t *ss = hak_ss_of(p);
+    unsigned cls = ss->page_class[hak_page_of(p)];
+    if (cls == HAK_CLASS_NONE)
+        hak_fatal("%s(): invalid pointer %p (not in an allocated slab: never allocated, or its "
+                  "slab was freed)", caller, p);
+    slab_t *s = hak_slab_of(ss, p);
+    if (!hak_slab_is_block_start(ss, s, p))
+        hak_fatal("%s(): invalid pointer %p (inside a block of class c%u, %u bytes, not its start)",
+                  caller, p, cls, hak_classes[cls].size);
+    return cls;
+}
+
+static HAK_COLD void report_double_free(void *p, unsigned cls) {
+    hak_fatal("free(): double free of %p (class c%u, %u bytes)", p, cls, hak_classes[cls].size);
+}
+
+static void small_free(void *p, unsigned cls) {
+    hak_bin_t *b = &hak_tls.bins[cls];
+    if (p == b->head) report_double_free(p, cls);
+    if (unlikely(hak_tls.state != HAK_THREAD_ACTIVE)) {
+        if (hak_tls.state == HAK_THREAD_DEAD) { hak_dead_thread_free(p, cls); return; }
+        if (!hak_thread_init()) { hak_dead_thread_free(p, cls); return; }
+    }
+    if (HAK_DEBUG || hak_load(&hak_params.debug_checks)) {
+        for (void *q = b->head; q; q = *(void **)q)
+            if (q == p) report_double_free(p, cls);
+        memset((char *)p + sizeof(void *), HAK_JUNK, hak_classes[cls].size - sizeof(void *));
+    }
+    *(void **)p = b->head;
+    b->head = p;
+    b->in++;
+    uint32_t count = hak_bin_count(b);
+    if (count > b->cap) hak_flush(hak_tls.heap, b, cls, count - b->cap / 2);
+}
+
+void *hak_malloc_slow(size_t size) {
+    hak_global_init();
+    void *p;
+    if (size <= HAK_SMALL_MAX) p = small_alloc(hak_size_class(size));
+    else p = hak_large_alloc(size, 0, false);
+    hak_purge_poll();
+    return p;
+}
+
+void hak_free_slow(void *p) {
+    if (!p) return;
+    unsigned kind = hak_seg_kind_of(p);
+    if (kind == HAK_SEG_SUPERSLAB) small_free(p, small_class_checked(p, "free"));
+    else if (kind == HAK_SEG_LARGE || kind == HAK_SEG_LARGE_ALIGNED) hak_large_free(p, kind);
+    else hak_fatal("free(): invalid pointer %p (not allocated by hakmem)", p);
+    hak_purge_poll();
+}
+
+/* ---- The API ------------------------------------------------------------ */
+
+HAK_EXPORT void *hak_malloc(size_t size) { return hak_malloc_fast(size); }
+HAK_EXPORT void hak_free(void *p) { hak_free_fast(p); }
+
+static size_t usable_size(void *p, const char *caller) {
+    unsigned kind = hak_seg_kind_of(p);
+    if (kind == HAK_SEG_SUPERSLAB) return hak_classes[small_class_checked(p, caller)].size;
+    if (kind == HAK_SEG_LARGE || kind == HAK_SEG_LARGE_ALIGNED) return hak_large_usable(p, kind, caller);
+    hak_fatal("%s(): invalid pointer %p (not allocated by hakmem)", caller, p);
+}
+
+HAK_EXPORT size_t hak_malloc_usable_size(void *p) {
+    return p ? usable_size(p, "malloc_usable_size") : 0;
+}
+
+HAK_EXPORT void *hak_calloc(size_t n, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) { errno = ENOMEM; return NULL; }
+    if (total > HAK_SMALL_MAX) {
+        hak_global_init();
+        return hak_large_alloc(total, 0, true); /* fresh mappings are already zero */
+    }
+    void *p = hak_malloc_fast(total);
+    if (p) memset(p, 0, total);
+    return p;
+}
+
+HAK_EXPORT void *hak_realloc(void *p, size_t size) {
+    if (!p) return hak_malloc(size);
+    if (size == 0) { hak_free(p); return NULL; } /* as glibc does */
+    unsigned kind = hak_seg_kind_of(p);
+    size_t old;
+    if (kind == HAK_SEG_SUPERSLAB) {
+        unsigned cls = small_class_checked(p, "realloc");
+        old = hak_classes[cls].size;
+        /* stay put while the block fits and is not mostly wasted */
+        if (size <= old && (size > old / 2 || cls < 8)) return p;
+    } else if (kind == HAK_SEG_LARGE || kind == HAK_SEG_LARGE_ALIGNED) {
+        void *q = hak_large_realloc(p, kind, size);
+        if (q) return q;
+        old = hak_large_usable(p, kind, "realloc");
+    } else {
+        hak_fatal("realloc(): invalid pointer %p (not allocated by hakmem)", p);
+    }
+    void *q = hak_malloc(size);
+    if (!q) return NULL; /* p stays valid */
+    memcpy(q, p, old < size ? old : size);
+    hak_free(p);
+    return q;
+}
+
+HAK_EXPORT void *hak_reallocarray(void *p, size_t n, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) { errno = ENOMEM; return NULL; }
+    return hak_realloc(p, total);
+}
+
+static void *aligned(size_t align, size_t size) {
+    if (align <= 16) return hak_malloc(size);
+    if (size > PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
+    hak_global_init();
+    void *p = NULL;
+    if (align <= 4096 && size <= HAK_SMALL_MAX) {
+        unsigned cls = hak_size_class_aligned(size, align);
+        if (cls != HAK_CLASS_NONE) p = small_alloc(cls);
+        else p = hak_large_alloc(size, align, false);
+    } else {
+        p = hak_large_alloc(size, align, false);
+    }
+    hak_purge_poll();
+    return p;
+}
+
+static bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
+
+HAK_EXPORT int hak_posix_memalign(void **memptr, size_t align, size_t size) {
+    if (!is_pow2(align) || align % sizeof(void *)) return EINVAL;
+    int saved = errno;
+    void *p = aligned(align, size);
+    if (!p) { errno = saved; return ENOMEM; }
+    *memptr = p;
+    return 0;
+}
+
+HAK_EXPORT void *hak_aligned_alloc(size_t align, size_t size) {
+    if (!is_pow2(align)) { errno = EINVAL; return NULL; }
+    return aligned(align, size);
+}
+
+HAK_EXPORT void *hak_memalign(size_t align, size_t size) {
+    if (align > ((size_t)1 << 62)) { errno = EINVAL; return NULL; }
+    if (!is_pow2(align)) { /* glibc rounds up to a power of two */
+        size_t a = 1;
+        while (a < align) a <<= 1;
+        align = a;
+    }
+    return aligned(align, size);
+}
+
+HAK_EXPORT void *hak_valloc(size_t size) { return aligned(4096, size); }
+
+HAK_EXPORT void *hak_pvalloc(size_t size) {
+    size_t rounded = hak_align_up(size ? size : 1, 4096);
+    if (rounded < size) { errno = ENOMEM; return NULL; }
+    return aligned(4096, rounded);
+}
+
+void hak_thread_cache_flush(void) {
+    if (hak_tls.state == HAK_THREAD_ACTIVE) hak_tcache_flush_all(hak_tls.heap);
+}
+
+/* The thread's bins count from zero since it started; its heap's counters
+ * (which may predate it) are taken relative to the values at its start. */
+uint64_t hak_thread_allocated(void) {
+    heap_t *h = hak_tls.heap;
+    uint64_t bytes = hak_tls.large_allocated;
+    if (!h) return bytes;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        uint64_t flushed = hak_load(&h->stats[c].flush_blocks) - h->thread_base_flush[c];
+        bytes += (hak_bin_out(&hak_tls.bins[c]) - flushed) * hak_classes[c].size;
+    }
+    return bytes;
+}
+
+uint64_t hak_thread_deallocated(void) {
+    heap_t *h = hak_tls.heap;
+    uint64_t bytes = hak_tls.large_freed;
+    if (!h) return bytes;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        uint64_t refilled = hak_load(&h->stats[c].refill_blocks) - h->thread_base_refill[c];
+        bytes += (hak_tls.bins[c].in - refilled) * hak_classes[c].size;
+    }
+    return bytes;
+}
+
+/* ---- The standard names ------------------------------------------------- */
+
+#if defined(__clang__)
+#define HAK_ALIAS(name, target) \
+    __typeof__(target) name __attribute__((alias(#target), visibility("default")))
+#else
+#define HAK_ALIAS(name, target) \
+    __typeof__(target) name __attribute__((alias(#target), copy(target), visibility("default")))
+#endif
+
+HAK_ALIAS(malloc, hak_malloc);
+HAK_ALIAS(free, hak_free);
+HAK_ALIAS(calloc, hak_calloc);
+HAK_ALIAS(realloc, hak_realloc);
+HAK_ALIAS(reallocarray, hak_reallocarray);
+HAK_ALIAS(posix_memalign, hak_posix_memalign);
+HAK_ALIAS(aligned_alloc, hak_aligned_alloc);
+HAK_ALIAS(memalign, hak_memalign);
+HAK_ALIAS(valloc, hak_valloc);
+HAK_ALIAS(pvalloc, hak_pvalloc);
+HAK_ALIAS(malloc_usable_size, hak_malloc_usable_size);
+HAK_ALIAS(cfree, hak_free);
+HAK_ALIAS(__libc_malloc, hak_malloc);
+HAK_ALIAS(__libc_free, hak_free);
+HAK_ALIAS(__libc_calloc, hak_calloc);
+HAK_ALIAS(__libc_realloc, hak_realloc);
+HAK_ALIAS(__libc_memalign, hak_memalign);
+HAK_ALIAS(__libc_valloc, hak_valloc);
+HAK_ALIAS(__libc_pvalloc, hak_pvalloc);
+HAK_ALIAS(__posix_memalign, hak_posix_memalign);
+
+/* glibc's malloc_trim releases free memory: so does ours. */
+HAK_EXPORT int malloc_trim(size_t pad) {
+    (void)pad;
+    return hak_purge_now() > 0;
+}

@@ -1,0 +1,181 @@
+/* Heap lifecycle: a thread gets a heap at its first slow-path call (adopting
+ * an abandoned one if any), gives it up at exit, and after its own
+ * destructor ran it allocates through a shared, locked heap. */
+#include "heap.h"
+#include "init.h"
+#include "os.h"
+#include "params.h"
+#include "purge.h"
+#include <string.h>
+
+heap_t *_Atomic hak_heaps_all;
+pthread_mutex_t hak_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_key_t hak_thread_key;
+uint64_t hak_flush_request;
+static heap_t *abandoned; /* under hak_heaps_lock */
+static unsigned next_heap_id;
+
+/* Threads that already ran their destructor share this heap, one at a time. */
+static pthread_mutex_t dead_lock = PTHREAD_MUTEX_INITIALIZER;
+static heap_t *dead_heap;
+
+static heap_t *heap_new(void) { /* under hak_heaps_lock */
+    heap_t *h = hak_meta_alloc(sizeof *h);
+    if (!h) return NULL;
+    h->id = next_heap_id++;
+    h->all_next = atomic_load_explicit(&hak_heaps_all, memory_order_relaxed);
+    atomic_store_explicit(&hak_heaps_all, h, memory_order_release);
+    return h;
+}
+
+void hak_heap_apply_params(heap_t *h) {
+    h->params_epoch = __atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE);
+    uint64_t flush = __atomic_load_n(&hak_flush_request, __ATOMIC_RELAXED);
+    if (h->tls && flush != h->flush_seen) {
+        h->flush_seen = flush;
+        hak_tcache_flush_all(h);
+    }
+    if (h->tls) {
+        for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
+            hak_bin_t *b = &h->tls->bins[cls];
+            hak_bin_set_cap(b, hak_class_capacity(cls));
+            uint32_t count = hak_bin_count(b);
+            if (count > b->cap) hak_flush(h, b, cls, count - b->cap);
+        }
+    }
+    hak_warm_trim(h);
+}
+
+static void thread_exit(void *arg);
+
+heap_t *hak_thread_init(void) {
+    hak_global_init();
+    pthread_mutex_lock(&hak_heaps_lock);
+    heap_t *h = abandoned;
+    if (h) abandoned = h->abandoned_next;
+    else h = heap_new();
+    if (h) {
+        h->abandoned_next = NULL;
+        h->state = HAK_HEAP_ACTIVE;
+        h->tls = &hak_tls;
+    }
+    pthread_mutex_unlock(&hak_heaps_lock);
+    if (!h) return NULL;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        h->thread_base_refill[c] = h->stats[c].refill_blocks;
+        h->thread_base_flush[c] = h->stats[c].flush_blocks;
+    }
+    hak_tls.large_allocated = hak_tls.large_freed = 0;
+    hak_tls.heap = h;
+    hak_tls.state = HAK_THREAD_ACTIVE;
+    hak_heap_apply_params(h);
+    /* the key is small, so glibc stores the value without allocating; if it
+     * did allocate, the thread is already usable */
+    pthread_setspecific(hak_thread_key, h);
+    return h;
+}
+
+static void thread_exit(void *arg) {
+    heap_t *h = arg;
+    if (!h || hak_tls.heap != h) return;
+    hak_tcache_flush_all(h);
+    pthread_mutex_lock(&hak_heaps_lock);
+    for (unsigned cls = 0; cls <= HAK_NCLASSES; cls++) {
+        hak_bin_t *b = &hak_tls.bins[cls];
+        if (cls < HAK_NCLASSES) {
+            hak_bump(&h->dead_in[cls], b->in);
+            hak_bump(&h->dead_out[cls], hak_bin_out(b));
+        }
+        b->head = NULL;
+        hak_store(&b->cap, 0);
+        hak_store(&b->in, 0);
+        hak_store(&b->limit, 0);
+    }
+    h->tls = NULL;
+    h->state = HAK_HEAP_ABANDONED;
+    h->abandoned_next = abandoned;
+    abandoned = h;
+    pthread_mutex_unlock(&hak_heaps_lock);
+    hak_tls.heap = NULL;
+    hak_tls.state = HAK_THREAD_DEAD;
+}
+
+void hak_global_key_create(void) {
+    pthread_key_create(&hak_thread_key, thread_exit);
+}
+
+static heap_t *dead_heap_get(void) { /* under dead_lock */
+    if (!dead_heap) {
+        pthread_mutex_lock(&hak_heaps_lock);
+        dead_heap = heap_new();
+        if (dead_heap) dead_heap->state = HAK_HEAP_ACTIVE;
+        pthread_mutex_unlock(&hak_heaps_lock);
+    }
+    return dead_heap;
+}
+
+void *hak_dead_thread_alloc(unsigned cls) {
+    pthread_mutex_lock(&dead_lock);
+    heap_t *h = dead_heap_get();
+    void *p = NULL;
+    if (h) {
+        hak_bin_t tmp = {.cap = 1, .limit = 1};
+        p = hak_refill(h, &tmp, cls);
+        if (p) hak_bump(&h->dead_out[cls], 1), hak_bump(&h->dead_in[cls], 1);
+    }
+    pthread_mutex_unlock(&dead_lock);
+    return p;
+}
+
+void hak_dead_thread_free(void *p, unsigned cls) {
+    pthread_mutex_lock(&dead_lock);
+    heap_t *h = dead_heap_get();
+    hak_bin_t tmp = {.head = p, .in = 1, .cap = 1, .limit = 1};
+    *(void **)p = NULL;
+    hak_flush(h, &tmp, cls, 1);
+    hak_bump(&h->dead_in[cls], 1);
+    hak_bump(&h->dead_out[cls], 1);
+    pthread_mutex_unlock(&dead_lock);
+}
+
+/* Abandoned heaps have no thread to drain their remote frees; the purger
+ * does it for them, holding the lock that adoption takes. */
+void hak_heap_collect_abandoned(void) {
+    pthread_mutex_lock(&hak_heaps_lock);
+    for (heap_t *h = abandoned; h; h = h->abandoned_next) {
+        if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_remote_collect(h);
+        hak_warm_trim(h);
+    }
+    pthread_mutex_unlock(&hak_heaps_lock);
+    pthread_mutex_lock(&dead_lock);
+    if (dead_heap && atomic_load_explicit(&dead_heap->notify, memory_order_relaxed))
+        hak_remote_collect(dead_heap);
+    pthread_mutex_unlock(&dead_lock);
+}
+
+/* fork: the child keeps only the forking thread.  Heaps of the other threads
+ * may have been mid-update, so the child never adopts them (ghosts): their
+ * blocks stay valid, frees to them just go onto remote lists. */
+void hak_heaps_fork_prepare(void) {
+    pthread_mutex_lock(&dead_lock);
+    pthread_mutex_lock(&hak_heaps_lock);
+}
+
+void hak_heaps_fork_parent(void) {
+    pthread_mutex_unlock(&hak_heaps_lock);
+    pthread_mutex_unlock(&dead_lock);
+}
+
+void hak_heaps_fork_child(void) {
+    pthread_mutex_init(&hak_heaps_lock, NULL);
+    pthread_mutex_init(&dead_lock, NULL);
+    for (heap_t *h = atomic_load_explicit(&hak_heaps_all, memory_order_relaxed); h; h = h->all_next) {
+        if (h->state == HAK_HEAP_ACTIVE && h != hak_tls.heap && h != dead_heap) {
+            h->state = HAK_HEAP_GHOST;
+            h->tls = NULL;
+        }
+    }
+    /* a SuperSlab lock held by a thread that is gone would block the purger */
+    for (superslab_t *ss = atomic_load_explicit(&hak_ss_all, memory_order_relaxed); ss; ss = ss->all_next)
+        hak_spin_unlock(&ss->lock);
+}

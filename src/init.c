@@ -1,0 +1,51 @@
+/* Global start-up, fork handling and the library constructor. */
+#include "heap.h"
+#include "init.h"
+#include "large.h"
+#include "os.h"
+#include "purge.h"
+#include <sys/mman.h>
+#include <sched.h>
+#include <unistd.h>
+
+_Atomic int hak_init_state;
+
+void hak_global_init_slow(void) {
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&hak_init_state, &expected, 1)) {
+        /* nothing here may allocate through malloc */
+        hak_global_key_create();
+        atomic_store_explicit(&hak_init_state, 2, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(&hak_init_state, memory_order_acquire) != 2) sched_yield();
+}
+
+static void fork_prepare(void) {
+    hak_purge_fork_prepare();
+    hak_heaps_fork_prepare();
+    hak_large_fork_prepare();
+    hak_os_fork_prepare();
+}
+
+static void fork_parent(void) {
+    hak_os_fork_parent();
+    hak_large_fork_parent();
+    hak_heaps_fork_parent();
+    hak_purge_fork_parent();
+}
+
+static void fork_child(void) {
+    hak_os_fork_child();
+    hak_large_fork_child();
+    hak_heaps_fork_child();
+    hak_purge_fork_child();
+}
+
+void hak_conf_apply_env(void) __attribute__((weak));
+
+__attribute__((constructor(101))) static void hak_constructor(void) {
+    hak_global_init();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    if (hak_conf_apply_env) hak_conf_apply_env();
+}

@@ -1,0 +1,99 @@
+/* The purger.  Unused SuperSlab pages, the pages of empty slabs that warm
+ * pools keep, and cached large mappings go back to the OS once they have
+ * been unused for purge.delay_ms.  A background thread does it, so an idle
+ * program's RSS falls too; with background_thread off, slow paths purge when
+ * the delay has passed since the last pass. */
+#include "heap.h"
+#include "large.h"
+#include "os.h"
+#include "params.h"
+#include "purge.h"
+#include "stats.h"
+#include <signal.h>
+#include <time.h>
+
+_Atomic int hak_purge_wanted;
+_Atomic uint64_t hak_purged_bytes;
+static _Atomic int bg_running;
+static _Atomic uint64_t last_pass_ms;
+static pthread_mutex_t purge_lock = PTHREAD_MUTEX_INITIALIZER;
+
+size_t hak_purge_pass(uint64_t delay_ms) {
+    pthread_mutex_lock(&purge_lock);
+    uint64_t now = hak_now_ms();
+    hak_heap_collect_abandoned();
+    size_t bytes = 0;
+    for (superslab_t *ss = atomic_load_explicit(&hak_ss_all, memory_order_acquire); ss; ss = ss->all_next)
+        bytes += hak_ss_purge(ss, now, delay_ms);
+    bytes += hak_large_cache_purge(now, delay_ms);
+    atomic_store_explicit(&last_pass_ms, now, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hak_purged_bytes, bytes, memory_order_relaxed);
+    pthread_mutex_unlock(&purge_lock);
+    return bytes;
+}
+
+static void *background_main(void *arg) {
+    (void)arg;
+    while (hak_load(&hak_params.background_thread)) {
+        uint64_t delay = hak_load(&hak_params.purge_delay_ms);
+        uint64_t nap = delay / 4;
+        if (nap < 10) nap = 10;
+        if (nap > 250) nap = 250;
+        struct timespec ts = {.tv_sec = (time_t)(nap / 1000), .tv_nsec = (long)(nap % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        hak_purge_pass(hak_load(&hak_params.purge_delay_ms));
+    }
+    atomic_store_explicit(&bg_running, 0, memory_order_release);
+    return NULL;
+}
+
+void hak_purge_note(void) {
+    if (hak_load(&hak_params.background_thread)) {
+        if (!atomic_load_explicit(&bg_running, memory_order_relaxed))
+            atomic_store_explicit(&hak_purge_wanted, 1, memory_order_relaxed);
+        return;
+    }
+    uint64_t now = hak_now_ms();
+    if (now - atomic_load_explicit(&last_pass_ms, memory_order_relaxed) >= hak_load(&hak_params.purge_delay_ms))
+        atomic_store_explicit(&hak_purge_wanted, 1, memory_order_relaxed);
+}
+
+void hak_purge_start_background(void) {
+    atomic_store_explicit(&hak_purge_wanted, 0, memory_order_relaxed);
+    if (!hak_load(&hak_params.background_thread)) {
+        hak_purge_pass(hak_load(&hak_params.purge_delay_ms));
+        return;
+    }
+    int zero = 0;
+    if (!atomic_compare_exchange_strong(&bg_running, &zero, 1)) return;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_t t;
+    /* the purger must not keep signals from the program's own threads */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (pthread_create(&t, &attr, background_main, NULL) != 0)
+        atomic_store_explicit(&bg_running, 0, memory_order_relaxed);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+}
+
+void hak_purge_fork_prepare(void) { pthread_mutex_lock(&purge_lock); }
+void hak_purge_fork_parent(void) { pthread_mutex_unlock(&purge_lock); }
+void hak_purge_fork_child(void) {
+    pthread_mutex_init(&purge_lock, NULL);
+    /* the thread did not come along; start another when needed */
+    atomic_store_explicit(&bg_running, 0, memory_order_relaxed);
+    atomic_store_explicit(&hak_purge_wanted, 1, memory_order_relaxed);
+}
+
+size_t hak_purge_now(void) {
+    hak_thread_cache_flush();
+    /* other threads' caches: each flushes at its next refill */
+    __atomic_fetch_add(&hak_flush_request, 1, __ATOMIC_RELAXED);
+    hak_params_changed();
+    return hak_purge_pass(0);
+}

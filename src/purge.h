@@ -1,0 +1,27 @@
+/* Returning memory to the OS lazily: pages unused for purge.delay_ms are
+ * purged by a background thread (or, with background_thread off, on slow
+ * paths), never on every free. */
+#ifndef HAK_PURGE_H
+#define HAK_PURGE_H
+
+#include "util.h"
+
+/* Something became purgeable; make sure someone will purge it. Cheap. */
+void hak_purge_note(void);
+/* Called at the end of top-level slow paths, where starting the background
+ * thread (which allocates) is safe. */
+extern _Atomic int hak_purge_wanted;
+void hak_purge_start_background(void);
+static inline void hak_purge_poll(void) {
+    if (unlikely(atomic_load_explicit(&hak_purge_wanted, memory_order_relaxed)))
+        hak_purge_start_background();
+}
+/* One pass: purge what has been unused for at least delay_ms. */
+size_t hak_purge_pass(uint64_t delay_ms);
+extern _Atomic uint64_t hak_purged_bytes;
+
+void hak_purge_fork_prepare(void);
+void hak_purge_fork_parent(void);
+void hak_purge_fork_child(void);
+
+#endif

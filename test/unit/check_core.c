@@ -1,0 +1,232 @@
+/* The allocator's insides: size classes, SuperSlab and slab bookkeeping,
+ * remote frees, thread exit, purging.  Linked against the static library so
+ * it can look at internal state. */
+#include <check.h>
+#include <hakmem.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "heap.h"
+#include "os.h"
+#include "params.h"
+#include "stats.h"
+
+START_TEST(size_classes_cover_and_waste) {
+    for (size_t n = 0; n <= HAK_SMALL_MAX; n++) {
+        unsigned c = hak_size_class(n);
+        ck_assert_uint_lt(c, HAK_NCLASSES);
+        ck_assert_uint_ge(hak_classes[c].size, n);
+        if (c > 0) ck_assert_uint_lt(hak_classes[c - 1].size, n > 0 ? n : 1); /* the smallest that fits */
+        if (n > 64) ck_assert_msg((hak_classes[c].size - n) * 4 <= n, "size %zu wastes more than 25%%", n);
+    }
+    ck_assert_uint_eq(hak_classes[HAK_NTINY - 1].size, HAK_TINY_MAX);
+    ck_assert_uint_eq(hak_classes[HAK_NCLASSES - 1].size, HAK_SMALL_MAX);
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        const hak_class_info_t *ci = &hak_classes[c];
+        ck_assert_uint_eq(ci->size % 16, 0);
+        /* the multiply-shift block index is exact over a whole slab */
+        size_t span = (size_t)ci->slab_pages << HAK_PAGE_SHIFT;
+        for (size_t off = 0; off < span; off += ci->size)
+            ck_assert_uint_eq((off * ci->recip) >> 40, off / ci->size);
+        ck_assert_uint_ge((span - HAK_SS_HDR) / ci->size, 7);
+    }
+    for (size_t align = 32; align <= 4096; align <<= 1)
+        for (size_t n = 1; n < 20000; n += 37) {
+            unsigned c = hak_size_class_aligned(n, align);
+            ck_assert_uint_ne(c, HAK_CLASS_NONE);
+            ck_assert_uint_eq(hak_classes[c].size % align, 0);
+            ck_assert_uint_ge(hak_classes[c].size, n);
+        }
+}
+END_TEST
+
+START_TEST(pointer_masking_finds_the_slab) {
+    void *p[500];
+    for (int i = 0; i < 500; i++) {
+        size_t n = 16 + (size_t)i * 200;
+        p[i] = hak_malloc(n);
+        ck_assert_uint_eq(hak_seg_kind_of(p[i]), HAK_SEG_SUPERSLAB);
+        superslab_t *ss = hak_ss_of(p[i]);
+        ck_assert_uint_eq(ss->magic, HAK_SS_MAGIC);
+        unsigned cls = ss->page_class[hak_page_of(p[i])];
+        ck_assert_uint_eq(cls, hak_size_class(n));
+        slab_t *s = hak_slab_of(ss, p[i]);
+        ck_assert_uint_eq(s->cls, cls);
+        ck_assert(hak_slab_is_block_start(ss, s, p[i]));
+        ck_assert(!hak_slab_is_block_start(ss, s, (char *)p[i] + 8));
+        ck_assert_ptr_eq(ss->owner, hak_tls.heap);
+    }
+    void *big = hak_malloc(1 << 20);
+    ck_assert_uint_eq(hak_seg_kind_of(big), HAK_SEG_LARGE);
+    int local;
+    ck_assert_uint_eq(hak_seg_kind_of(&local), HAK_SEG_NONE);
+    hak_free(big);
+    for (int i = 0; i < 500; i++) hak_free(p[i]);
+}
+END_TEST
+
+START_TEST(slab_accounting_returns_to_zero) {
+    /* 2560-byte blocks: a class that Check's own bookkeeping never uses; and
+     * no assertion runs until the numbers are collected, since assertions
+     * allocate */
+    const size_t size = 2500;
+    hak_free(hak_malloc(size)); /* make sure the thread is set up */
+    heap_t *h = hak_tls.heap;
+    unsigned cls = hak_size_class(size);
+    enum { N = 4000 };
+    static void *v[N];
+    for (int i = 0; i < N; i++) v[i] = hak_malloc(size);
+    uint64_t slabs_full = h->stats[cls].slabs;
+    for (int i = 0; i < N; i++) hak_free(v[i]);
+    hak_thread_cache_flush();
+    /* every block is home: only the warm pool's retained empties remain */
+    uint64_t left = 0, busy = 0;
+    for (slab_t *s = h->warm[cls]; s; s = s->next) {
+        left++;
+        busy += s->used != 0;
+    }
+    uint64_t slabs_after = h->stats[cls].slabs, counted = h->warm_empty[cls];
+    ck_assert_uint_ge(slabs_full, N * size / (64 * 1024));
+    ck_assert_uint_eq(busy, 0);
+    ck_assert_uint_le(left, hak_params.warm_capacity);
+    ck_assert_uint_eq(slabs_after, left);
+    ck_assert_uint_eq(counted, left);
+}
+END_TEST
+
+/* Blocks freed by another thread go back to their owner and are reused. */
+struct handoff { void **v; int n; };
+static void *free_all(void *arg) {
+    struct handoff *ho = arg;
+    for (int i = 0; i < ho->n; i++) hak_free(ho->v[i]);
+    return NULL;
+}
+
+START_TEST(remote_frees_are_reused) {
+    enum { N = 5000 };
+    static void *v[N];
+    hak_free(hak_malloc(64));
+    heap_t *h = hak_tls.heap;
+    unsigned cls = hak_size_class(64);
+    for (int i = 0; i < N; i++) v[i] = hak_malloc(64), memset(v[i], 7, 64);
+    uint64_t slabs_before = h->stats[cls].slabs;
+    struct handoff ho = {v, N};
+    pthread_t t;
+    pthread_create(&t, NULL, free_all, &ho);
+    pthread_join(t, NULL);
+    hak_stats_snapshot_t *snap = malloc(sizeof *snap);
+    hak_stats_take(snap);
+    ck_assert_uint_ge(snap->cls[cls].remote_frees, N - 300); /* all but the exiting thread's... none kept */
+    /* allocating again reuses the remotely freed blocks: no new slabs */
+    for (int i = 0; i < N; i++) v[i] = hak_malloc(64);
+    ck_assert_uint_le(h->stats[cls].slabs, slabs_before);
+    for (int i = 0; i < N; i++) hak_free(v[i]);
+    free(snap);
+}
+END_TEST
+
+static void *alloc_and_exit(void *arg) {
+    void **out = arg;
+    for (int i = 0; i < 64; i++) out[i] = hak_malloc(32 + (size_t)i * 16);
+    return NULL;
+}
+
+START_TEST(thread_exit_keeps_blocks_and_reuses_heaps) {
+    static void *blocks[200][64];
+    for (int r = 0; r < 200; r++) {
+        pthread_t t;
+        pthread_create(&t, NULL, alloc_and_exit, blocks[r]);
+        pthread_join(t, NULL);
+    }
+    hak_stats_snapshot_t *snap = malloc(sizeof *snap);
+    hak_stats_take(snap);
+    /* one thread at a time: the heaps are adopted, not multiplied */
+    ck_assert_uint_le(snap->global.heaps, 4);
+    for (int r = 0; r < 200; r++)
+        for (int i = 0; i < 64; i++) {
+            memset(blocks[r][i], 1, 32 + (size_t)i * 16); /* still valid */
+            hak_free(blocks[r][i]);
+        }
+    free(snap);
+}
+END_TEST
+
+START_TEST(purge_returns_memory_after_the_delay) {
+    enum { N = 200000 };
+    static void *v[N];
+    hak_store(&hak_params.purge_delay_ms, 200);
+    hak_params_changed();
+    for (int i = 0; i < N; i++) v[i] = hak_malloc(400), memset(v[i], 1, 400);
+    size_t full = hak_os_resident();
+    for (int i = 0; i < N; i++) hak_free(v[i]);
+    hak_thread_cache_flush();
+    /* no further allocator call: the background thread must do it */
+    size_t now = full;
+    for (int i = 0; i < 50 && now > full - 60 * HAK_MiB; i++) {
+        usleep(100 * 1000);
+        now = hak_os_resident();
+    }
+    ck_assert_msg(now < full - 60 * HAK_MiB, "RSS %zu MiB did not fall from %zu MiB", now >> 20, full >> 20);
+}
+END_TEST
+
+START_TEST(purge_now_and_large_cache) {
+    void *big[8];
+    for (int i = 0; i < 8; i++) big[i] = hak_malloc(4 << 20), memset(big[i], 1, 4 << 20);
+    for (int i = 0; i < 8; i++) hak_free(big[i]);
+    hak_stats_snapshot_t *snap = malloc(sizeof *snap);
+    hak_stats_take(snap);
+    ck_assert_uint_ge(snap->global.large_cached_bytes, 8u << 20); /* kept for reuse */
+    void *again = hak_malloc(4 << 20);                              /* reuses a cached mapping */
+    hak_stats_take(snap);
+    ck_assert_uint_lt(snap->global.large_cached, 8);
+    hak_free(again);
+    hak_purge_now();
+    hak_stats_take(snap);
+    ck_assert_uint_eq(snap->global.large_cached_bytes, 0);
+    free(snap);
+}
+END_TEST
+
+START_TEST(live_capacity_change_reaches_thread) {
+    unsigned cls = hak_size_class(100);
+    void *v[300];
+    for (int i = 0; i < 300; i++) v[i] = hak_malloc(100);
+    for (int i = 0; i < 300; i++) hak_free(v[i]);
+    ck_assert_uint_gt(hak_bin_count(&hak_tls.bins[cls]), 16);
+    hak_store(&hak_params.class_capacity[cls], 8);
+    hak_params_changed();
+    hak_store(&hak_params.refill_count, 4);
+    hak_free(hak_malloc(5000)); /* any refill applies the change */
+    void *a = hak_malloc(5000), *b = hak_malloc(9000);
+    ck_assert_uint_le(hak_bin_count(&hak_tls.bins[cls]), 8);
+    ck_assert_uint_eq(hak_tls.bins[cls].cap, 8);
+    hak_free(a);
+    hak_free(b);
+}
+END_TEST
+
+Suite *core_suite(void) {
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, size_classes_cover_and_waste);
+    tcase_add_test(tc, pointer_masking_finds_the_slab);
+    tcase_add_test(tc, slab_accounting_returns_to_zero);
+    tcase_add_test(tc, remote_frees_are_reused);
+    tcase_add_test(tc, thread_exit_keeps_blocks_and_reuses_heaps);
+    tcase_add_test(tc, purge_returns_memory_after_the_delay);
+    tcase_add_test(tc, purge_now_and_large_cache);
+    tcase_add_test(tc, live_capacity_change_reaches_thread);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(core_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

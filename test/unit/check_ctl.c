@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "ctl.h"
 #include "ctl_doc.h"
 #include "params.h"
@@ -699,6 +701,39 @@ START_TEST(test_concurrent) {
 }
 END_TEST
 
+/* fork while other threads are inside hakctl: the child can use the tree. */
+static void *ctl_spinner(void *arg) {
+    while (!__atomic_load_n(&stop_flag, __ATOMIC_RELAXED)) {
+        uint64_t e = 0;
+        uint32_t b = 3;
+        /* no ck_assert here: Check's lock would be inherited held by a child */
+        hakctl("epoch", NULL, NULL, &e, 8);
+        hakctl("prefill.budget", NULL, NULL, &b, 4);
+    }
+    return NULL;
+}
+START_TEST(test_fork_during_ctl) {
+    pthread_t t[2];
+    stop_flag = 0;
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, ctl_spinner, NULL);
+    for (int i = 0; i < 200; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            uint64_t e = 0, v = 0;
+            size_t len = 8;
+            int ok = hakctl("epoch", NULL, NULL, &e, 8) == 0 && hakctl("purge.delay_ms", &v, &len, NULL, 0) == 0;
+            _exit(ok ? 0 : 1);
+        }
+        ck_assert_int_gt(pid, 0);
+        int st;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+}
+END_TEST
+
 /* Behaviour of the allocator under the tunables (check_ctl_core.c). */
 TCase *ctl_core_tcase(void);
 
@@ -729,6 +764,7 @@ static Suite *ctl_suite(void) {
     TCase *tcc = tcase_create("concurrency");
     tcase_set_timeout(tcc, 120);
     tcase_add_test(tcc, test_concurrent);
+    tcase_add_test(tcc, test_fork_during_ctl);
     suite_add_tcase(s, tcc);
     suite_add_tcase(s, ctl_core_tcase());
     return s;

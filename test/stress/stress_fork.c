@@ -14,7 +14,9 @@
  *
  * Usage: stress_fork [forks]      (default 50)
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -238,6 +240,7 @@ static void grandchild_main(uint64_t seed)
 {
 	uint64_t rng = seed;
 	struct slot tab[32];
+	atomic_store(&failures, 0); /* count only this process's failures */
 	alarm(CHILD_TIMEOUT_S);
 	memset(tab, 0, sizeof tab);
 	for (int i = 0; i < 2000; i++)
@@ -254,6 +257,7 @@ static void child_main(int iter)
 	pthread_t th[2];
 	struct child_arg ca[2];
 
+	atomic_store(&failures, 0); /* count only this process's failures */
 	alarm(CHILD_TIMEOUT_S);
 	memset(tab, 0, sizeof tab);
 	for (int i = 0; i < 3000; i++)

@@ -18,7 +18,9 @@
  * Environment: STRESS_CROSS_SECONDS (default 2), STRESS_THREADS (default
  * 20000), to make runs shorter or longer.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>

@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 	if (!b)
 		BENCH_FAIL("out of memory");
 
-	double t0 = bench_now();
+	double t0 = bench_now(), c0 = bench_cpu_now();
 	size_t n = build(b, 0, cap, bytes, &rng);
 	long rss_built = bench_status_kb("VmRSS");
 
@@ -95,6 +95,7 @@ int main(int argc, char **argv)
 	long rss_final = bench_status_kb("VmRSS");
 	long hwm = bench_status_kb("VmHWM");
 	double dt = bench_now() - t0;
+	bench_timing(dt, bench_cpu_now() - c0);
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char v = i < survivors ? fillv[i] : (unsigned char)(i & 0xff);

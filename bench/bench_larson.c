@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	double t0 = bench_now();
+	double t0 = bench_now(), c0 = bench_cpu_now();
 	for (unsigned long i = 0; i < nthreads; i++) {
 		pthread_t t;
 		pthread_attr_t at;
@@ -149,6 +149,7 @@ int main(int argc, char **argv)
 		}
 	}
 	double dt = bench_now() - t0;
+	bench_timing(dt, bench_cpu_now() - c0);
 
 	unsigned long ops = 0, threads = 0;
 	for (unsigned long i = 0; i < nthreads; i++) {

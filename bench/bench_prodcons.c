@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 		BENCH_FAIL("out of memory");
 	memset(q, 0, pairs * sizeof *q);
 
-	double t0 = bench_now();
+	double t0 = bench_now(), c0 = bench_cpu_now();
 	for (unsigned long i = 0; i < pairs; i++) {
 		q[i].count = count;
 		q[i].seed = seed + i;
@@ -145,6 +145,7 @@ int main(int argc, char **argv)
 	for (unsigned long i = 0; i < 2 * pairs; i++)
 		pthread_join(t[i], NULL);
 	double dt = bench_now() - t0;
+	bench_timing(dt, bench_cpu_now() - c0);
 	for (unsigned long i = 0; i < pairs; i++)
 		spins += q[i].spins;
 	free(q);

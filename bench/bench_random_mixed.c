@@ -20,7 +20,7 @@ int main(int argc, char **argv)
 	if (!slot || !slotsz)
 		BENCH_FAIL("out of memory");
 
-	double t0 = bench_now();
+	double t0 = bench_now(), c0 = bench_cpu_now();
 	for (unsigned long i = 0; i < iter; i++) {
 		uint64_t r = bench_rng_next(&rng);
 		unsigned long s = (unsigned long)((r >> 32) % ws);
@@ -41,6 +41,7 @@ int main(int argc, char **argv)
 		slotsz[s] = (uint16_t)sz;
 	}
 	double dt = bench_now() - t0;
+	bench_timing(dt, bench_cpu_now() - c0);
 	for (unsigned long s = 0; s < ws; s++)
 		free(slot[s]);
 	free(slot);

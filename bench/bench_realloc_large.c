@@ -115,12 +115,13 @@ int main(int argc, char **argv)
 	if (maxkib < 1)
 		maxkib = 1;
 
-	double t0 = bench_now();
+	double t0 = bench_now(), c0 = bench_cpu_now();
 	for (unsigned long r = 0; r < rounds; r++) {
 		realloc_chains((size_t)maxkib * 1024, (unsigned)r);
 		large_blocks((unsigned)nlarge, &rng);
 	}
 	double dt = bench_now() - t0;
+	bench_timing(dt, bench_cpu_now() - c0);
 	fprintf(stderr, "realloc_large: %lu rounds, chains to %lu KiB, %lu large blocks: "
 		"%lu calls in %.3f s\n", rounds, maxkib, nlarge, ops, dt);
 	bench_result("realloc_large", (double)ops / dt / 1e3, "kops/s");

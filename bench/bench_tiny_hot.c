@@ -20,7 +20,7 @@ int main(int argc, char **argv)
 	if (!slots)
 		BENCH_FAIL("out of memory");
 
-	double t0 = bench_now();
+	double t0 = bench_now(), c0 = bench_cpu_now();
 	if (batch == 1) {
 		for (; done < iter; done++) {
 			size_t sz = sizes[k];
@@ -59,6 +59,7 @@ int main(int argc, char **argv)
 		}
 	}
 	double dt = bench_now() - t0;
+	bench_timing(dt, bench_cpu_now() - c0);
 	free(slots);
 	fprintf(stderr, "tiny_hot: %lu pairs, batch %lu, %.3f s (check %lu)\n",
 		iter, batch, dt, check & 0xff);

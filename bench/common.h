@@ -52,6 +52,22 @@ static inline double bench_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of the whole process (all threads, user + system). */
+static inline double bench_cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The timed region's wall and CPU seconds, for run-bench: on a loaded
+ * machine a single-threaded figure per CPU second is steadier than one per
+ * wall second. */
+static inline void bench_timing(double wall, double cpu)
+{
+	fprintf(stderr, "bench: timed wall %.6f cpu %.6f\n", wall, cpu);
+}
+
 /* xorshift64*: small, fast, deterministic. State must be non-zero. */
 typedef struct { uint64_t s; } bench_rng;
 

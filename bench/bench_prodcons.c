@@ -55,7 +55,7 @@ typedef struct {
 	unsigned long count;
 	uint64_t seed;
 	unsigned id;
-	unsigned long spins;
+	unsigned long pspins, cspins; /* waits of producer, consumer */
 } pair_t;
 
 /* pattern: first 8 bytes hold (seq << 16 | size), last byte holds seq ^ size */
@@ -89,7 +89,7 @@ static void *producer(void *arg)
 		done += n;
 		atomic_store_explicit(&q->head, ++head, memory_order_release);
 	}
-	q->spins += spins;
+	q->pspins = spins;
 	return NULL;
 }
 
@@ -115,7 +115,7 @@ static void *consumer(void *arg)
 		done += b->n;
 		atomic_store_explicit(&q->tail, ++tail, memory_order_release);
 	}
-	q->spins += spins;
+	q->cspins = spins;
 	return NULL;
 }
 
@@ -147,7 +147,7 @@ int main(int argc, char **argv)
 	double dt = bench_now() - t0;
 	bench_timing(dt, bench_cpu_now() - c0);
 	for (unsigned long i = 0; i < pairs; i++)
-		spins += q[i].spins;
+		spins += q[i].pspins + q[i].cspins;
 	free(q);
 	free(t);
 	fprintf(stderr, "prodcons: %lu pairs x %lu blocks in %.3f s (%lu waits)\n",

@@ -41,7 +41,13 @@ size_t hak_malloc_usable_size(void *ptr);
  *   ENOENT  no such name or MIB;   EINVAL  wrong *oldlenp or newlen (then
  *   *oldlenp is set to the size the node needs) or a value out of range;
  *   EPERM   write of a read-only node or read of a write-only one;
- *   EFAULT  oldp without oldlenp. */
+ *   EFAULT  oldp without oldlenp.
+ * A read passes oldp/oldlenp, a write newp/newlen, both swap (old out, new
+ * in).  With neither oldp nor newp, a value node stores its size in
+ * *oldlenp (if given) and returns 0; an action node runs, provided newlen
+ * is 0 and *oldlenp is 0 or oldlenp NULL (anything else is EPERM).
+ * Strings travel as const char *.  Index components are c<N>, decimal with
+ * no sign and no leading zero (c07 does not exist). */
 int hakctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 int hakctlnametomib(const char *name, size_t *mibp, size_t *miblenp);
 int hakctlbymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
@@ -59,8 +65,10 @@ struct hakctl_info {
     const char *range;       /* documented range of a tunable, or "" */
 };
 
-/* Calls cb for every node whose full name starts with prefix ("" or NULL for
- * all), in tree order.  A non-zero return from cb stops the walk and is
+/* Calls cb for every node under prefix, whole components only ("stats.c1"
+ * is not under "stats.c"; "", NULL or "hakmem" for all), in tree order, with
+ * c<N> components expanded index by index.  info and its name are valid
+ * during the call only.  A non-zero return from cb stops the walk and is
  * returned.  Returns ENOENT if no node matches. */
 int hakctl_list(const char *prefix, int (*cb)(const struct hakctl_info *info, void *arg), void *arg);
 

@@ -408,7 +408,7 @@ HAK_EXPORT int hakctl_list(const char *prefix, int (*cb)(const struct hakctl_inf
     int found = 0;
     if (!cb) return EFAULT;
     lay_ready();
-    if (!prefix) prefix = "";
+    if (!prefix || strcmp(prefix, "hakmem") == 0 || strcmp(prefix, "hakmem.") == 0) prefix = "";
     if (!(prefix = strip_root(prefix, &plen))) return ENOENT;
     for (unsigned i = 0; i < hak_ctl_nnodes;) {
         /* Rows sharing an indexed prefix (stats.c<N>.*) list index-major. */

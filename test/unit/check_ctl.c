@@ -515,6 +515,18 @@ START_TEST(test_list) {
     ck_assert_int_eq(hakctl_list("tin", count_cb, &s), ENOENT);
     ck_assert_int_eq(hakctl_list("nothing.here", count_cb, &s), ENOENT);
     ck_assert_uint_eq(s.n, 0);
+    unsigned all = 0;
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(hakctl_list("", count_cb, &s), 0);
+    all = s.n;
+    const char *roots[] = {"hakmem", "hakmem."};
+    for (unsigned k = 0; k < 2; k++) {
+        memset(&s, 0, sizeof s);
+        ck_assert_int_eq(hakctl_list(roots[k], count_cb, &s), 0);
+        ck_assert_uint_eq(s.n, all);
+        ck_assert_str_eq(s.first, "version");
+    }
+    memset(&s, 0, sizeof s);
     s.stop_at = 3;
     ck_assert_int_eq(hakctl_list("", count_cb, &s), 42);
     ck_assert_uint_eq(s.n, 3);

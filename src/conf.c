@@ -8,7 +8,7 @@
 #include <string.h>
 #include "ctl.h"
 
-#define ENTRY_MAX 512 /* longer entries are reported, shortened, and skipped */
+#define VALUE_MAX 1024 /* longer than any valid value */
 #define SHOW_MAX 64   /* most bytes of a bad token quoted in a message */
 
 /* Copies s[0..n) into out (SHOW_MAX + 4 bytes), shortened with "..." and
@@ -28,7 +28,7 @@ static bool is_space(char c) { return c == ' ' || c == '\t'; }
 
 static void apply_entry(const char *e, size_t n) {
     char show[SHOW_MAX + 4], show2[SHOW_MAX + 4];
-    char buf[ENTRY_MAX + 1];
+    char name[HAK_CTL_NAME_MAX + 2], value[VALUE_MAX + 1], err[96];
     while (n && is_space(*e)) e++, n--;
     while (n && is_space(e[n - 1])) n--;
     if (n == 0) return; /* empty entry: a:1,,b:2 */
@@ -37,21 +37,25 @@ static void apply_entry(const char *e, size_t n) {
         hak_message("HAKMEM_CONF: malformed entry '%s' (expected name:value)", shown(e, n, show));
         return;
     }
-    if (n > ENTRY_MAX) {
-        hak_message("HAKMEM_CONF: entry too long '%s'", shown(e, n, show));
-        return;
+    size_t nl = (size_t)(colon - e), vl = n - nl - 1;
+    const char *v = colon + 1;
+    while (nl && is_space(e[nl - 1])) nl--;
+    while (vl && is_space(*v)) v++, vl--;
+    /* A name too long to exist is copied cut (and so unknown); a value too
+     * long for any node is cut and marked, so that it stays invalid. */
+    memcpy(name, e, hak_min(nl, sizeof name - 1));
+    name[hak_min(nl, sizeof name - 1)] = '\0';
+    if (vl < sizeof value) {
+        memcpy(value, v, vl);
+        value[vl] = '\0';
+    } else {
+        memcpy(value, v, sizeof value - 2);
+        value[sizeof value - 2] = '!';
+        value[sizeof value - 1] = '\0';
     }
-    memcpy(buf, e, n);
-    buf[n] = '\0';
-    size_t nl = (size_t)(colon - e);
-    char *name = buf, *value = buf + nl + 1;
-    while (nl && is_space(name[nl - 1])) nl--;
-    name[nl] = '\0';
-    while (is_space(*value)) value++;
-    char err[96];
     switch (hak_ctl_write_text(name, value, err, sizeof err)) {
     case 0: break;
-    case ENOENT: hak_message("HAKMEM_CONF: unknown name '%s'", shown(name, nl, show)); break;
+    case ENOENT: hak_message("HAKMEM_CONF: unknown name '%s'", shown(e, nl, show)); break;
     case EPERM:
         if (hak_ctl_access(name) == HAKCTL_ACTION)
             hak_message("HAKMEM_CONF: '%s' is an action, not a setting", shown(name, nl, show));
@@ -59,8 +63,8 @@ static void apply_entry(const char *e, size_t n) {
             hak_message("HAKMEM_CONF: '%s' is read-only", shown(name, nl, show));
         break;
     default:
-        hak_message("HAKMEM_CONF: bad value '%s' for '%s' (expected %s)",
-                    shown(value, strlen(value), show2), shown(name, nl, show), err);
+        hak_message("HAKMEM_CONF: bad value '%s' for '%s' (expected %s)", shown(v, vl, show2),
+                    shown(name, nl, show), err);
         break;
     }
 }

@@ -113,6 +113,12 @@ static const struct conf_case {
     {"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx:1",
      "hakmem: HAKMEM_CONF: unknown name "
      "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'\n", {0}},
+    {"stats.print_path:/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,"
+     "prefill.budget:1",
+     "hakmem: HAKMEM_CONF: bad value '/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' for "
+     "'stats.print_path' (expected up to 255 bytes)\n", {"1"}},
     {"os.thp:al\x01ways", "hakmem: HAKMEM_CONF: bad value 'al?ways' for 'os.thp' (expected default/never/always)\n", {0}},
 };
 
@@ -136,7 +142,29 @@ START_TEST(test_conf_golden) {
 }
 END_TEST
 
-/* In process: hak_conf_apply() on a string, and a long entry. */
+/* Values and names longer than any buffer: cut, still invalid, shown cut. */
+START_TEST(test_conf_long_tokens) {
+    static char conf[12000], out[8192], err[8192], want[512], got[300];
+    char zeros[65];
+    memset(zeros, '0', 64);
+    zeros[64] = 0;
+    strcpy(conf, "prefill.budget:");
+    memset(conf + strlen(conf), '0', 3000); /* 000...0001: a 1 past the buffer */
+    strcat(conf, "1,");
+    size_t at = strlen(conf);
+    memset(conf + at, 'n', 5000);
+    strcpy(conf + at + 5000, ":1,tiny.refill_count:50");
+    run_child(conf, out, sizeof out, err, sizeof err);
+    snprintf(want, sizeof want,
+             "hakmem: HAKMEM_CONF: bad value '%s...' for 'prefill.budget' (expected 0..16)\n"
+             "hakmem: HAKMEM_CONF: unknown name '%.64s...'\n", zeros, conf + at);
+    ck_assert_str_eq(err, want);
+    ck_assert_str_eq(value_of(out, "tiny.refill_count", got), "50");
+    ck_assert_str_eq(value_of(out, "prefill.budget", got), default_text(0, want));
+}
+END_TEST
+
+/* In process: hak_conf_apply() on a string. */
 START_TEST(test_conf_apply_direct) {
     hak_conf_apply("prefill.budget:9,warm_pool.capacity:200,limit.mapped:2G");
     ck_assert_uint_eq(hak_params.prefill_budget, 9);
@@ -152,6 +180,7 @@ static Suite *conf_suite(void) {
     Suite *s = suite_create("conf");
     TCase *tc = tcase_create("conf");
     tcase_add_loop_test(tc, test_conf_golden, 0, (int)(sizeof cases / sizeof cases[0]));
+    tcase_add_test(tc, test_conf_long_tokens);
     tcase_add_test(tc, test_conf_apply_direct);
     suite_add_tcase(s, tc);
     return s;

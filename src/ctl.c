@@ -54,15 +54,16 @@ static struct {
 static pthread_once_t lay_once = PTHREAD_ONCE_INIT;
 
 /* Splits s[0..n) at dots into at most max components; 0 if a component is
- * empty (leading, trailing or doubled dot) or there are too many. */
+ * empty (leading, trailing or doubled dot), over 255 bytes, or there are
+ * too many. */
 static unsigned split(const char *s, size_t n, uint16_t *off, uint8_t *len, unsigned max) {
     unsigned k = 0;
     size_t start = 0;
     for (size_t i = 0; i <= n; i++) {
         if (i < n && s[i] != '.') continue;
-        if (i == start || k == max) return 0;
+        if (i == start || i - start > 255 || k == max) return 0;
         off[k] = (uint16_t)start;
-        len[k] = (uint8_t)hak_min(i - start, 255);
+        len[k] = (uint8_t)(i - start);
         k++;
         start = i + 1;
     }

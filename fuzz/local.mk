@@ -26,7 +26,7 @@ fuzz-smoke: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 	  c=fuzz/out/`basename $$t`; $(MKDIR_P) $$c; \
 	  echo "fuzz-smoke: $$t ($(FUZZ_TIME) s)"; \
-	  ./$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=0 $$c 2>fuzz/out/`basename $$t`.log || \
+	  ./$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=0 -artifact_prefix=fuzz/out/ $$c 2>fuzz/out/`basename $$t`.log || \
 	    { tail -40 fuzz/out/`basename $$t`.log; exit 1; }; \
 	done
 .PHONY: fuzz-smoke

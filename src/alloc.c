@@ -56,6 +56,17 @@ static HAK_COLD void report_double_free(void *p, unsigned cls) {
     hak_fatal("free(): double free of %p (class c%u, %u bytes)", p, cls, hak_classes[cls].size);
 }
 
+/* debug.checks: p must not already be free in its slab (our own slabs only;
+ * another heap's lists belong to its thread). */
+static void check_not_in_slab(heap_t *h, void *p, unsigned cls) {
+    superslab_t *ss = hak_ss_of(p);
+    if (ss->owner != h) return;
+    slab_t *s = hak_slab_of(ss, p);
+    if ((char *)p >= s->bump) report_double_free(p, cls); /* carved afresh since */
+    for (void *q = s->free; q; q = hak_link_get(ss, s, q))
+        if (q == p) report_double_free(p, cls);
+}
+
 static void small_free(void *p, unsigned cls) {
     hak_bin_t *b = &hak_tls.bins[cls];
     if (p == b->head) report_double_free(p, cls);
@@ -66,6 +77,7 @@ static void small_free(void *p, unsigned cls) {
     if (HAK_DEBUG || hak_load(&hak_params.debug_checks)) {
         for (void *q = b->head; q; q = *(void **)q)
             if (q == p) report_double_free(p, cls);
+        check_not_in_slab(hak_tls.heap, p, cls);
         memset((char *)p + sizeof(void *), HAK_JUNK, hak_classes[cls].size - sizeof(void *));
     }
     *(void **)p = b->head;
@@ -201,8 +213,12 @@ HAK_EXPORT void *hak_pvalloc(size_t size) {
     return aligned(4096, rounded);
 }
 
+/* thread.cache.flush: the cache goes home, and the thread takes up the
+ * current tunables now rather than at its next refill. */
 void hak_thread_cache_flush(void) {
-    if (hak_tls.state == HAK_THREAD_ACTIVE) hak_tcache_flush_all(hak_tls.heap);
+    if (hak_tls.state != HAK_THREAD_ACTIVE) return;
+    hak_heap_apply_params(hak_tls.heap);
+    hak_tcache_flush_all(hak_tls.heap);
 }
 
 /* The thread's bins count from zero since it started; its heap's counters

@@ -36,9 +36,11 @@ void hak_heap_apply_params(heap_t *h) {
         hak_tcache_flush_all(h);
     }
     if (h->tls) {
+        /* full checks need every free on the slow path: no caching then */
+        bool checks = HAK_DEBUG || hak_load(&hak_params.debug_checks);
         for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
             hak_bin_t *b = &h->tls->bins[cls];
-            hak_bin_set_cap(b, hak_class_capacity(cls));
+            hak_bin_set_cap(b, checks ? 0 : hak_class_capacity(cls));
             uint32_t count = hak_bin_count(b);
             if (count > b->cap) hak_flush(h, b, cls, count - b->cap);
         }

@@ -4,6 +4,8 @@
 #include "large.h"
 #include "os.h"
 #include "purge.h"
+#include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sched.h>
 #include <unistd.h>
@@ -14,6 +16,10 @@ void hak_global_init_slow(void) {
     int expected = 0;
     if (atomic_compare_exchange_strong(&hak_init_state, &expected, 1)) {
         /* nothing here may allocate through malloc */
+        const unsigned char *rnd = (const unsigned char *)getauxval(AT_RANDOM);
+        uintptr_t secret = (uintptr_t)&hak_init_state * 0x9e3779b97f4a7c15ull;
+        if (rnd) memcpy(&secret, rnd, sizeof secret);
+        hak_link_secret = secret | 1;
         hak_global_key_create();
         atomic_store_explicit(&hak_init_state, 2, memory_order_release);
         return;

@@ -65,11 +65,13 @@ static void unmap_block(large_hdr_t *h) {
     hak_os_unmap(h->base, h->map_size);
 }
 
+/* Best fit among cached mappings, up to 4x the need: reusing resident pages
+ * beats faulting fresh ones, and the waste is bounded. */
 static large_hdr_t *cache_take(size_t need) {
     pthread_mutex_lock(&large_lock);
     large_hdr_t *best = NULL;
     for (large_hdr_t *h = cache_head; h; h = h->next) /* at most cache_max worth */
-        if (h->map_size >= need && h->map_size - need <= need / 4 &&
+        if (h->map_size >= need && h->map_size / 4 <= need &&
             (!best || h->map_size < best->map_size))
             best = h;
     if (best) cache_unlink(best);
@@ -189,7 +191,23 @@ void *hak_large_realloc(void *p, unsigned kind, size_t size) {
     size_t usable = h->map_size - h->offset;
     if (size <= usable && size >= usable / 2) { h->size = size; return p; }
     if (h->offset == LARGE_HDR && size > HAK_SMALL_MAX && size <= PTRDIFF_MAX - HAK_SS_SIZE) {
-        large_hdr_t *n = remap(h, hak_align_up(LARGE_HDR + size, HAK_OS_PAGE));
+        size_t need = hak_align_up(LARGE_HDR + size, HAK_OS_PAGE);
+        if (size > usable) {
+            /* a resident cached mapping: copying into it is cheaper than
+             * faulting in the new tail of a moved one */
+            large_hdr_t *c = cache_take(need);
+            if (c) {
+                memcpy(c->user, p, h->size < size ? h->size : size);
+                c->size = size;
+                atomic_store_explicit(&c->live, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&active_bytes, c->map_size, memory_order_relaxed);
+                hak_tls.large_allocated += c->map_size - c->offset;
+                hak_large_free(p, kind);
+                return c->user;
+            }
+        }
+        large_hdr_t *n = remap(h, need);
         if (n) { n->size = size; return n->user; }
         if (size <= usable) return p;
     }

@@ -7,7 +7,7 @@
 void hak_remote_push(slab_t *s, void *first, void *last, uint32_t n) {
     (void)n;
     uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
-    do *(void **)last = (void *)(old & ~HAK_REMOTE_NOTIFIED);
+    do hak_link_set(last, (void *)(old & ~HAK_REMOTE_NOTIFIED));
     while (!atomic_compare_exchange_weak_explicit(&s->remote, &old,
                                                   (uintptr_t)first | HAK_REMOTE_NOTIFIED,
                                                   memory_order_release, memory_order_relaxed));
@@ -24,18 +24,19 @@ void hak_remote_push(slab_t *s, void *first, void *last, uint32_t n) {
 void hak_remote_collect(heap_t *h) {
     slab_t *s = atomic_exchange_explicit(&h->notify, NULL, memory_order_acquire);
     while (s) {
-        slab_t *next = s->notify_next;
+        slab_t *next_slab = s->notify_next;
         uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
-        void *first = (void *)(r & ~HAK_REMOTE_NOTIFIED), *last = first;
+        void *first = (void *)(r & ~HAK_REMOTE_NOTIFIED), *last = first, *next;
+        superslab_t *ss = hak_ss_of(s);
         uint32_t n = 1;
-        while (*(void **)last) { last = *(void **)last; n++; }
+        while ((next = hak_link_get(ss, s, last)) != NULL) { last = next; n++; }
         hak_slab_put_local(h, s, first, last, n);
-        s = next;
+        s = next_slab;
     }
 }
 
 void hak_slab_put_local(heap_t *h, slab_t *s, void *first, void *last, uint32_t n) {
-    *(void **)last = s->free;
+    hak_link_set(last, s->free);
     s->free = first;
     hak_assert(s->used >= n);
     s->used = (uint16_t)(s->used - n);

@@ -7,6 +7,13 @@
 
 _Static_assert(HAK_PAGE_SHIFT == 16 && HAK_SS_PAGES == 32, "tcache.h hard-codes the page geometry");
 
+uintptr_t hak_link_secret;
+
+void hak_link_corrupt(const void *slot, unsigned cls) {
+    hak_fatal("heap corruption detected near %p (free-list link of a class c%u block overwritten)",
+              slot, cls);
+}
+
 superslab_t *_Atomic hak_ss_all;
 _Atomic size_t hak_ss_count;
 _Atomic size_t hak_ss_pooled;

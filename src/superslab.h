@@ -87,6 +87,24 @@ static inline bool hak_slab_is_block_start(superslab_t *ss, const slab_t *s, con
     return idx * hak_classes[s->cls].size == off && idx < s->capacity;
 }
 
+/* Free-list links inside slabs and on remote stacks are stored encoded with a
+ * per-process secret and the link's own address, and checked when read: an
+ * overwrite of a freed block (use after free) is caught, not followed. */
+extern uintptr_t hak_link_secret;
+static inline void hak_link_set(void *slot, void *next) {
+    *(uintptr_t *)slot = (uintptr_t)next ^ hak_link_secret ^ ((uintptr_t)slot >> 4);
+}
+HAK_NORETURN HAK_COLD void hak_link_corrupt(const void *slot, unsigned cls);
+/* The next free block after slot in slab s: NULL or a block of s below its
+ * carving point, or a fatal report. */
+static inline void *hak_link_get(superslab_t *ss, const slab_t *s, void *slot) {
+    void *next = (void *)(*(uintptr_t *)slot ^ hak_link_secret ^ ((uintptr_t)slot >> 4));
+    if (next && (hak_ss_of(next) != ss || (char *)next >= s->bump ||
+                 !hak_slab_is_block_start(ss, s, next)))
+        hak_link_corrupt(slot, s->cls);
+    return next;
+}
+
 /* Every SuperSlab ever created, newest first (they are never unmapped). */
 extern superslab_t *_Atomic hak_ss_all;
 extern _Atomic size_t hak_ss_count;  /* created */

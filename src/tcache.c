@@ -11,13 +11,15 @@ static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, void **head, void **
         hak_slab_unretain(s);
     }
     uint32_t n = 0;
-    void *first = s->free, *last = NULL;
-    for (void *b = first; b && n < k; b = *(void **)b) { last = b; n++; }
-    if (n) {
-        s->free = *(void **)last;
-        if (*tail) *(void **)*tail = first;
-        else *head = first;
-        *tail = last;
+    superslab_t *ss = hak_ss_of(s);
+    /* the slab's list is encoded; the cache's is plain: rewrite as we go */
+    while (s->free && n < k) {
+        void *b = s->free;
+        s->free = hak_link_get(ss, s, b);
+        if (*tail) *(void **)*tail = b;
+        else *head = b;
+        *tail = b;
+        n++;
     }
     size_t size = hak_classes[s->cls].size;
     while (n < k && s->bump < s->end) {
@@ -58,7 +60,8 @@ void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls) {
     return head;
 }
 
-/* Hands a run of blocks (first .. last, all of slab s) back to the slab. */
+/* Hands a run of blocks (first .. last, all of slab s, linked with encoded
+ * links) back to the slab. */
 static void give_back(heap_t *h, slab_t *s, void *first, void *last, uint32_t n) {
     if (hak_ss_of(s)->owner == h) {
         hak_slab_put_local(h, s, first, last, n);
@@ -85,6 +88,8 @@ void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
             run = s;
             run_first = b;
             run_n = 0;
+        } else {
+            hak_link_set(run_last, b);
         }
         run_last = b;
         run_n++;

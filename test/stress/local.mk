@@ -17,3 +17,15 @@ check-real: all
 	HAKMEM_REAL_QUICK=0 HAKMEM_LIB=$(abs_top_builddir)/.libs/libhakmem.so \
 	  $(srcdir)/test/stress/real-programs \
 	  --rss-report $(abs_top_builddir)/real-programs-rss.txt
+
+# Stress programs use only the standard malloc API and are not linked with
+# hakmem: 'preloaded' runs them (and the API unit test) with libhakmem.so
+# preloaded, as a user would.
+check_PROGRAMS += test/stress/stress_fork test/stress/stress_threads
+test_stress_stress_fork_SOURCES = test/stress/stress_fork.c
+test_stress_stress_fork_LDADD = $(PTHREAD_LIBS)
+test_stress_stress_threads_SOURCES = test/stress/stress_threads.c
+test_stress_stress_threads_LDADD = $(PTHREAD_LIBS)
+TESTS += test/stress/preloaded
+EXTRA_DIST += test/stress/preloaded
+CLEANFILES += test/stress/*.preloaded.out test/unit/*.preloaded.out

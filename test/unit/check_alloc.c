@@ -184,7 +184,7 @@ START_TEST(standard_names_are_ours) {
 END_TEST
 
 START_TEST(many_sizes_no_overlap) {
-    enum { N = 20000 };
+    enum { N = 6000 };
     static unsigned char *v[N];
     static size_t n[N];
     uint64_t s = 88172645463325252ull;

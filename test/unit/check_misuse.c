@@ -1,0 +1,173 @@
+/* Heap misuse is caught when it happens: each case runs in a forked child,
+ * and the test asserts both the message on stderr and the SIGABRT. */
+#include <check.h>
+#include <hakmem.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char global_buf[256];
+
+/* Runs fn in a child with stderr captured; returns the signal that ended it
+ * (0 if it exited) and the text it wrote. */
+static int run_child(void (*fn)(void), char *out, size_t outlen) {
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t at = 0;
+    ssize_t n;
+    while (at + 1 < outlen && (n = read(fds[0], out + at, outlen - 1 - at)) > 0) at += (size_t)n;
+    out[at] = 0;
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+static void expect_abort(void (*fn)(void), const char *needle) {
+    char out[2048];
+    int sig = run_child(fn, out, sizeof out);
+    ck_assert_msg(sig == SIGABRT, "expected SIGABRT, got signal %d; stderr: %s", sig, out);
+    ck_assert_msg(strstr(out, needle) != NULL, "stderr lacks '%s': %s", needle, out);
+    ck_assert_msg(strncmp(out, "hakmem: ", 8) == 0, "message not prefixed: %s", out);
+}
+
+static void *volatile sink;
+
+static void free_stack(void) { char b[64]; sink = b; hak_free(sink); }
+static void free_global(void) { hak_free(global_buf + 16); }
+static void free_interior(void) { char *p = hak_malloc(100); hak_free(p + 32); }
+static void free_interior_large(void) { char *p = hak_malloc(1 << 20); hak_free(p + 4096); }
+static void free_mmap_page(void) {
+    void *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    hak_free((char *)p + 4096);
+}
+static void double_free_small(void) { void *p = hak_malloc(40); hak_free(p); hak_free(p); }
+static void double_free_large(void) { void *p = hak_malloc(3 << 20); hak_free(p); hak_free(p); }
+static void enable_checks(void) {
+    bool on = true;
+    ck_assert_int_eq(hakctl("debug.checks", NULL, NULL, &on, sizeof on), 0);
+    ck_assert_int_eq(hakctl("thread.cache.flush", NULL, NULL, NULL, 0), 0);
+}
+static void double_free_after_flush(void) {
+    /* with debug.checks the block goes straight home; the second free finds it there */
+    enable_checks();
+    void *p = hak_malloc(20000), *q = hak_malloc(20000);
+    hak_free(p);
+    hak_free(p);
+    hak_free(q);
+}
+static void double_free_after_others(void) {
+    enable_checks();
+    void *p = hak_malloc(64), *q = hak_malloc(64), *r = hak_malloc(64);
+    hak_free(p);
+    hak_free(q);
+    hak_free(r);
+    hak_free(p);
+}
+static void realloc_invalid(void) { char b[32]; sink = b; sink = hak_realloc(sink, 100); }
+static void usable_size_invalid(void) { sink = (void *)(uintptr_t)hak_malloc_usable_size(global_buf); }
+
+
+START_TEST(invalid_pointers_are_reported) {
+    expect_abort(free_stack, "free(): invalid pointer 0x");
+    expect_abort(free_global, "(not allocated by hakmem)");
+    expect_abort(free_interior, "not its start");
+    expect_abort(free_interior_large, "free(): invalid pointer");
+    expect_abort(free_mmap_page, "(not allocated by hakmem)");
+    expect_abort(realloc_invalid, "realloc(): invalid pointer");
+    expect_abort(usable_size_invalid, "malloc_usable_size(): invalid pointer");
+}
+END_TEST
+
+START_TEST(double_frees_are_reported) {
+    expect_abort(double_free_small, "double free of 0x");
+    expect_abort(double_free_small, "(class c2, 48 bytes)");
+    expect_abort(double_free_large, "double free of large block 0x");
+    expect_abort(double_free_after_flush, "double free of 0x");
+    expect_abort(double_free_after_others, "double free of 0x");
+}
+END_TEST
+
+START_TEST(fatal_message_names_the_pointer) {
+    char out[2048], want[64];
+    void *p = hak_malloc(40); /* the child inherits the same address */
+    snprintf(want, sizeof want, "%p", p);
+    sink = p;
+    run_child(double_free_small, out, sizeof out);
+    int sig = run_child(free_global, out, sizeof out);
+    ck_assert_int_eq(sig, SIGABRT);
+    snprintf(want, sizeof want, "%p", (void *)(global_buf + 16));
+    ck_assert_msg(strstr(out, want), "message %s does not name %s", out, want);
+    hak_free(p);
+}
+END_TEST
+
+/* When the OS refuses memory, allocation fails cleanly and recovers. */
+START_TEST(out_of_memory_returns_null_and_recovers) {
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_AS, &old);
+    char *keep = hak_malloc(1000);
+    strcpy(keep, "intact");
+    lim.rlim_cur = lim.rlim_max = old.rlim_max;
+    /* a little above what the process uses now */
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
+    fclose(f);
+    lim.rlim_cur = pages * 4096 + (64u << 20);
+    ck_assert_int_eq(setrlimit(RLIMIT_AS, &lim), 0);
+    void *blocks[4096];
+    int n = 0, got_null = 0;
+    while (n < 4096) {
+        void *p = hak_malloc(1 << 20);
+        if (!p) { got_null = 1; break; }
+        blocks[n++] = p;
+    }
+    ck_assert(got_null);
+    ck_assert_ptr_null(hak_malloc(100 << 20));
+    ck_assert_str_eq(keep, "intact");
+    lim.rlim_cur = old.rlim_cur;
+    ck_assert_int_eq(setrlimit(RLIMIT_AS, &lim), 0);
+    void *again = hak_malloc(100 << 20); /* memory is back */
+    ck_assert_ptr_nonnull(again);
+    hak_free(again);
+    for (int i = 0; i < n; i++) hak_free(blocks[i]);
+    hak_free(keep);
+}
+END_TEST
+
+Suite *misuse_suite(void) {
+    Suite *s = suite_create("misuse");
+    TCase *tc = tcase_create("misuse");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, invalid_pointers_are_reported);
+    tcase_add_test(tc, double_frees_are_reported);
+    tcase_add_test(tc, fatal_message_names_the_pointer);
+    tcase_add_test(tc, out_of_memory_returns_null_and_recovers);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(misuse_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

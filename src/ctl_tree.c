@@ -157,12 +157,12 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
             "transparent huge pages for new mappings"),
     PARAM("background_thread", B, background_thread, 0, 1, "true/false", "true",
           "purge from a background thread of hakmem's"),
-    PARAM("large.cache_max", SZ, large_cache_max, 0, (uint64_t)1 << 40, "0..2^40", "64M",
+    PARAM("large.cache_max", SZ, large_cache_max, 0, (uint64_t)1 << 40, "0..2^40", "512M",
           "bytes of freed large mappings kept for reuse"),
     PARAM("limit.mapped", SZ, mapped_limit, 0, (uint64_t)1 << 48, "0..2^48", "0",
           "most bytes hakmem maps; 0 = no limit"),
     PARAM("debug.checks", B, debug_checks, 0, 1, "true/false", "config.debug",
-          "full double-free checks when a thread cache is flushed"),
+          "check every free fully (double free, junk fill); thread caches are off meanwhile"),
 
     /* the calling thread */
 #if HAK_STATS

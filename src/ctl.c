@@ -114,6 +114,15 @@ static void lay_init(void) {
 }
 static inline void lay_ready(void) { pthread_once(&lay_once, lay_init); }
 
+/* fork (init.c): a child must not inherit the lock held, nor a half-done
+ * layout.  The ctl lock comes before the allocator's locks. */
+void hak_ctl_fork_prepare(void) {
+    lay_ready();
+    pthread_mutex_lock(&ctl_lock);
+}
+void hak_ctl_fork_parent(void) { pthread_mutex_unlock(&ctl_lock); }
+void hak_ctl_fork_child(void) { pthread_mutex_unlock(&ctl_lock); }
+
 /* ---- names ------------------------------------------------------------------ */
 /* c<N> strictly: 'c', decimal digits, no leading zero, N < limit. */
 static bool parse_index(const char *s, size_t n, unsigned limit, unsigned *out) {

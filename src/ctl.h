@@ -83,6 +83,11 @@ int hak_ctl_epoch_set(unsigned index, const hak_ctl_val_t *v);
 /* Access of a name (enum hakctl_access), or -1 if there is no such name. */
 int hak_ctl_access(const char *name);
 
+/* Called by the fork handlers in init.c, before and after the allocator's. */
+void hak_ctl_fork_prepare(void);
+void hak_ctl_fork_parent(void);
+void hak_ctl_fork_child(void);
+
 /* Walks the table itself, patterns not expanded (for doc/ctl-names.md). */
 int hak_ctl_walk_patterns(int (*cb)(const hak_ctl_node_t *node, void *arg), void *arg);
 

@@ -1,9 +1,6 @@
 # The allocator library. Internal headers live beside their sources.
 HAK_SOURCES = \
 	src/alloc.c \
-	src/conf.c \
-	src/ctl.c \
-	src/ctl_tree.c \
 	src/fatal.c \
 	src/heap.c \
 	src/init.c \
@@ -19,11 +16,15 @@ HAK_SOURCES = \
 	src/stats_print.c \
 	src/superslab.c \
 	src/tcache.c \
-	src/warm_pool.c
+	src/warm_pool.c \
+	src/ctl.c \
+	src/ctl_tree.c \
+	src/conf.c
 
 noinst_HEADERS = src/util.h src/size_class.h src/params.h src/os.h src/segmap.h \
 	src/superslab.h src/heap.h src/tcache.h src/init.h src/purge.h src/large.h src/stats.h \
-	src/ctl.h src/stats_print.h
+	src/stats_print.h
+noinst_HEADERS += src/ctl.h
 
 libhakmem_la_SOURCES = $(HAK_SOURCES)
 # Only the public API leaves the library; the fast path wants the initial-exec

@@ -23,12 +23,12 @@ typedef struct hak_class_info {
 } hak_class_info_t;
 
 extern const hak_class_info_t hak_classes[HAK_NCLASSES];
-/* class of sizes 0..1024, indexed by (size + 15) >> 4 */
-extern const uint8_t hak_tiny_class_of[HAK_TINY_MAX / 16 + 1];
+/* class of sizes 0..1024, indexed by the size */
+extern const uint8_t hak_tiny_class_of[HAK_TINY_MAX + 1];
 
 /* Class for a request of at most HAK_SMALL_MAX bytes. */
 static inline unsigned hak_size_class(size_t size) {
-    if (likely(size <= HAK_TINY_MAX)) return hak_tiny_class_of[(size + 15) >> 4];
+    if (likely(size <= HAK_TINY_MAX)) return hak_tiny_class_of[size];
     /* four classes per doubling: (1K,1.25K], ... */
     unsigned lg = 63u - (unsigned)__builtin_clzl(size - 1); /* 2^lg < size <= 2^(lg+1) */
     unsigned quarter = (unsigned)((size - 1) >> (lg - 2)) & 3u;

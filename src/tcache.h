@@ -48,7 +48,7 @@ void hak_free_slow(void *p) HAK_NOINLINE;
 
 static inline void *hak_malloc_fast(size_t size) {
     if (likely(size <= HAK_TINY_MAX)) {
-        hak_bin_t *b = &hak_tls.bins[hak_tiny_class_of[(size + 15) >> 4]];
+        hak_bin_t *b = &hak_tls.bins[hak_tiny_class_of[size]];
         void *p = b->head;
         if (likely(p != NULL)) {
             b->head = *(void **)p;

@@ -14,3 +14,43 @@ test_unit_check_core_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -ftls-model=initial-e
 test_unit_check_core_LDADD = libhakmem.la $(CHECK_LIBS)
 test_unit_check_core_LDFLAGS = -static
 endif
+
+# test/unit: Check unit tests.  The control-tree tests link the static
+# library so that they can see its internal table (ctl.h).
+CTL_TEST_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/test/unit -DHAK_SRCDIR='"$(abs_top_srcdir)"'
+
+if HAVE_CHECK
+check_PROGRAMS += test/unit/check_ctl test/unit/check_conf
+TESTS += test/unit/check_ctl test/unit/check_conf
+
+test_unit_check_ctl_SOURCES = test/unit/check_ctl.c test/unit/check_ctl_core.c \
+	test/unit/ctl_doc.c test/unit/ctl_doc.h
+test_unit_check_ctl_CPPFLAGS = $(CTL_TEST_CPPFLAGS)
+test_unit_check_ctl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_unit_check_ctl_LDFLAGS = -static
+test_unit_check_ctl_LDADD = libhakmem.la $(CHECK_LIBS) $(PTHREAD_LIBS)
+
+test_unit_check_conf_SOURCES = test/unit/check_conf.c
+test_unit_check_conf_CPPFLAGS = $(CTL_TEST_CPPFLAGS)
+test_unit_check_conf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_unit_check_conf_LDFLAGS = -static
+test_unit_check_conf_LDADD = libhakmem.la $(CHECK_LIBS) $(PTHREAD_LIBS)
+endif
+
+# doc/ctl-names.md is generated from src/ctl_tree.c; check_ctl fails when
+# the committed copy is stale.  "make ctl-doc" rewrites it.
+EXTRA_PROGRAMS += test/unit/ctl_doc_gen
+CLEANFILES += test/unit/ctl_doc_gen$(EXEEXT)
+EXTRA_DIST += doc/ctl-names.md
+test_unit_ctl_doc_gen_SOURCES = test/unit/ctl_doc_gen.c test/unit/ctl_doc.c test/unit/ctl_doc.h
+test_unit_ctl_doc_gen_CPPFLAGS = $(CTL_TEST_CPPFLAGS)
+test_unit_ctl_doc_gen_LDFLAGS = -static
+test_unit_ctl_doc_gen_LDADD = libhakmem.la $(PTHREAD_LIBS)
+
+ctl-doc: test/unit/ctl_doc_gen$(EXEEXT)
+	$(AM_V_GEN)$(MKDIR_P) $(srcdir)/doc && \
+	./test/unit/ctl_doc_gen$(EXEEXT) > $(srcdir)/doc/ctl-names.md.tmp && \
+	mv -f $(srcdir)/doc/ctl-names.md.tmp $(srcdir)/doc/ctl-names.md
+doc/ctl-names.md: $(top_srcdir)/src/ctl_tree.c $(top_srcdir)/test/unit/ctl_doc.c
+	$(MAKE) $(AM_MAKEFLAGS) ctl-doc
+.PHONY: ctl-doc

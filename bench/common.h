@@ -1,0 +1,180 @@
+/* Shared helpers for the hakmem benchmark programs (header only).
+ *
+ * Every program uses only the standard malloc API; the allocator under test is
+ * chosen from outside with LD_PRELOAD.  Each prints exactly one line
+ *     RESULT <name> <value> <unit>
+ * per figure on stdout (footprint prints three); human chatter goes to stderr.
+ * A program that finds corrupted data prints "FAILED ..." and exits 2. */
+#ifndef BENCH_COMMON_H
+#define BENCH_COMMON_H
+
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep under -std=c11 */
+#endif
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Keep the compiler from proving that a block is unused (GCC may delete a
+ * malloc/free pair whose memory does not escape). */
+#if defined(__GNUC__)
+#define BENCH_ESCAPE(p) __asm__ volatile("" : : "r"(p) : "memory")
+#else
+static void *volatile bench_escape_sink;
+#define BENCH_ESCAPE(p) (bench_escape_sink = (void *)(p))
+/* Peak RSS of this process, printed to stderr at exit as "bench: VmHWM <n> kB".
+ * run-bench prefers it to wait4()'s ru_maxrss, which on Linux also counts the
+ * high-water mark of the process image that exec() replaced (a Python parent
+ * adds ~14 MiB to every child). */
+static void bench_print_hwm(void)
+{
+	long kb = bench_status_kb("VmHWM");
+	if (kb >= 0)
+		fprintf(stderr, "bench: VmHWM %ld kB\n", kb);
+}
+
+#if defined(__GNUC__)
+__attribute__((constructor)) static void bench_init_hwm(void)
+{
+	atexit(bench_print_hwm);
+}
+#endif
+
+#endif
+
+static inline double bench_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of the whole process (all threads, user + system). */
+static inline double bench_cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The timed region's wall and CPU seconds, for run-bench: on a loaded
+ * machine a single-threaded figure per CPU second is steadier than one per
+ * wall second. */
+static inline void bench_timing(double wall, double cpu)
+{
+	fprintf(stderr, "bench: timed wall %.6f cpu %.6f\n", wall, cpu);
+}
+
+/* xorshift64*: small, fast, deterministic. State must be non-zero. */
+typedef struct { uint64_t s; } bench_rng;
+
+static inline void bench_rng_seed(bench_rng *r, uint64_t seed)
+{
+	/* splitmix64 step so that small seeds give well-mixed states */
+	uint64_t z = seed + 0x9E3779B97F4A7C15ull;
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	z ^= z >> 31;
+	r->s = z ? z : 0x2545F4914F6CDD1Dull;
+}
+
+static inline uint64_t bench_rng_next(bench_rng *r)
+{
+	uint64_t x = r->s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	r->s = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* uniform in [lo, hi] (inclusive); the tiny modulo bias is irrelevant here */
+static inline uint64_t bench_rng_range(bench_rng *r, uint64_t lo, uint64_t hi)
+{
+	return lo + (bench_rng_next(r) >> 11) % (hi - lo + 1);
+}
+
+static inline void bench_result(const char *name, double value, const char *unit)
+{
+	printf("RESULT %s %.4g %s\n", name, value, unit);
+	fflush(stdout);
+}
+
+#define BENCH_FAIL(...) do { \
+	fflush(stdout); \
+	fprintf(stderr, "FAILED: " __VA_ARGS__); \
+	fputc('\n', stderr); \
+	printf("FAILED\n"); \
+	fflush(stdout); \
+	exit(2); \
+} while (0)
+
+static inline unsigned long bench_arg(int argc, char **argv, int i, unsigned long def)
+{
+	if (argc > i) {
+		char *end;
+		unsigned long v = strtoul(argv[i], &end, 0);
+		if (*end || end == argv[i]) {
+			fprintf(stderr, "bad argument %d: %s\n", i, argv[i]);
+			exit(64);
+		}
+		return v;
+	}
+	return def;
+}
+
+static inline double bench_argf(int argc, char **argv, int i, double def)
+{
+	if (argc > i) {
+		char *end;
+		double v = strtod(argv[i], &end);
+		if (*end || end == argv[i]) {
+			fprintf(stderr, "bad argument %d: %s\n", i, argv[i]);
+			exit(64);
+		}
+		return v;
+	}
+	return def;
+}
+
+/* A "Vm...:" field of /proc/self/status in KiB, or -1. */
+static inline long bench_status_kb(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	size_t n = strlen(field);
+	long v = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, field, n) == 0 && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/* Peak RSS of this process, printed to stderr at exit as "bench: VmHWM <n> kB".
+ * run-bench prefers it to wait4()'s ru_maxrss, which on Linux also counts the
+ * high-water mark of the process image that exec() replaced (a Python parent
+ * adds ~14 MiB to every child). */
+static void bench_print_hwm(void)
+{
+	long kb = bench_status_kb("VmHWM");
+	if (kb >= 0)
+		fprintf(stderr, "bench: VmHWM %ld kB\n", kb);
+}
+
+#if defined(__GNUC__)
+__attribute__((constructor)) static void bench_init_hwm(void)
+{
+	atexit(bench_print_hwm);
+}
+#endif
+
+#endif

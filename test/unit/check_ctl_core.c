@@ -1,0 +1,157 @@
+/* The tunables' effects on the allocator, seen through its counters: these
+ * need the real core (part of check_ctl). */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include "ctl.h"
+#include "size_class.h"
+
+static uint64_t rd(const char *fmt, unsigned c) {
+    char name[96];
+    uint64_t v = 0;
+    size_t len = 8;
+    snprintf(name, sizeof name, fmt, c);
+    ck_assert_msg(hakctl(name, &v, &len, NULL, 0) == 0, "%s", name);
+    return v;
+}
+static void wr32(const char *name, uint32_t v) {
+    ck_assert_msg(hakctl(name, NULL, NULL, &v, 4) == 0, "%s = %u", name, v);
+}
+static void new_epoch(void) {
+    uint64_t e = 0;
+    ck_assert_int_eq(hakctl("epoch", NULL, NULL, &e, 8), 0);
+}
+
+#if HAK_STATS
+/* Refills of one class in a new thread; returns blocks per refill. */
+struct refill_run { unsigned cls; size_t size; unsigned n; double per_refill; };
+static void *refill_thread(void *arg) {
+    struct refill_run *r = arg;
+    static void *p[4096];
+    new_epoch();
+    uint64_t r0 = rd("stats.c%u.refills", r->cls), b0 = rd("stats.c%u.refill_blocks", r->cls);
+    for (unsigned i = 0; i < r->n; i++) ck_assert_ptr_nonnull(p[i] = hak_malloc(r->size));
+    new_epoch();
+    uint64_t dr = rd("stats.c%u.refills", r->cls) - r0, db = rd("stats.c%u.refill_blocks", r->cls) - b0;
+    for (unsigned i = 0; i < r->n; i++) hak_free(p[i]);
+    ck_assert_uint_gt(dr, 0);
+    r->per_refill = (double)db / (double)dr;
+    return NULL;
+}
+static double refill_ratio(uint32_t count) {
+    pthread_t t;
+    struct refill_run r = {3, 64, 4000, 0};
+    wr32("tiny.refill_count", count);
+    pthread_create(&t, NULL, refill_thread, &r);
+    pthread_join(t, NULL);
+    return r.per_refill;
+}
+
+START_TEST(test_refill_count_effect) {
+    double small = refill_ratio(8), big = refill_ratio(128);
+    ck_assert_msg(small <= 8.0, "refill_count 8: %.1f blocks per refill", small);
+    ck_assert_msg(big > 2 * small, "refill_count 128: %.1f blocks per refill (8: %.1f)", big, small);
+}
+END_TEST
+
+static uint64_t prefilled_total(void) {
+    uint64_t s = 0;
+    new_epoch();
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) s += rd("warm_pool.c%u.prefilled", c);
+    return s;
+}
+/* Many blocks of several classes, so heaps need new slabs. */
+static void *churn_thread(void *arg) {
+    static void *p[20000];
+    static const size_t sizes[] = {512, 1024, 4096, 16384};
+    for (unsigned s = 0; s < 4; s++) {
+        unsigned n = (unsigned)(8u * 1024 * 1024 / sizes[s]);
+        if (n > 20000) n = 20000;
+        for (unsigned i = 0; i < n; i++) ck_assert_ptr_nonnull(p[i] = hak_malloc(sizes[s]));
+        for (unsigned i = 0; i < n; i++) hak_free(p[i]);
+    }
+    return NULL;
+}
+static void churn(void) {
+    pthread_t t;
+    pthread_create(&t, NULL, churn_thread, NULL);
+    pthread_join(t, NULL);
+}
+
+START_TEST(test_prefill_budget_zero) {
+    wr32("prefill.budget", 0);
+    uint64_t before = prefilled_total();
+    churn();
+    ck_assert_uint_eq(prefilled_total(), before);
+    wr32("prefill.budget", 16); /* and the counter does move when allowed */
+    before = prefilled_total();
+    churn();
+    ck_assert_uint_gt(prefilled_total(), before);
+}
+END_TEST
+
+START_TEST(test_class_capacity_effect) {
+    void *p[600];
+    const unsigned c = 3;
+    /* fill this thread's cache of class 3 */
+    for (int i = 0; i < 600; i++) p[i] = hak_malloc(64);
+    for (int i = 0; i < 600; i++) hak_free(p[i]);
+    new_epoch();
+    uint64_t cached = rd("stats.c%u.cached", c);
+    ck_assert_uint_gt(cached, 8);
+    wr32("tcache.c3.capacity", 4);
+    /* empty the cache: the next malloc refills, under the new capacity */
+    for (uint64_t i = 0; i < cached + 1 && i < 600; i++) p[i] = hak_malloc(64);
+    new_epoch();
+    ck_assert_uint_le(rd("stats.c%u.cached", c), 4);
+    for (uint64_t i = 0; i < cached + 1 && i < 600; i++) hak_free(p[i]);
+    new_epoch();
+    ck_assert_uint_le(rd("stats.c%u.cached", c), 4);
+}
+END_TEST
+
+START_TEST(test_purge_lowers_resident) {
+    enum { N = 100000 };
+    static void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = hak_malloc(1024);
+        memset(p[i], 1, 1024);
+    }
+    for (int i = 0; i < N; i++) hak_free(p[i]);
+    ck_assert_int_eq(hakctl("thread.cache.flush", NULL, NULL, NULL, 0), 0);
+    new_epoch();
+    uint64_t before = rd("stats.resident", 0), purged0 = rd("stats.purged", 0);
+    ck_assert_int_eq(hakctl("purge", NULL, NULL, NULL, 0), 0);
+    new_epoch();
+    uint64_t after = rd("stats.resident", 0);
+    ck_assert_msg(after + 50u * 1024 * 1024 < before, "resident %llu -> %llu", (unsigned long long)before,
+                  (unsigned long long)after);
+    ck_assert_uint_gt(rd("stats.purged", 0), purged0);
+}
+END_TEST
+
+START_TEST(test_thread_counters_live) {
+    uint64_t a0 = rd("thread.allocated", 0), d0 = rd("thread.deallocated", 0);
+    void *p = hak_malloc(1000);
+    ck_assert_uint_ge(rd("thread.allocated", 0), a0 + 1000);
+    hak_free(p);
+    ck_assert_uint_ge(rd("thread.deallocated", 0), d0 + 1000);
+}
+END_TEST
+#endif
+
+TCase *ctl_core_tcase(void);
+TCase *ctl_core_tcase(void) {
+    TCase *tc = tcase_create("effects");
+    tcase_set_timeout(tc, 60);
+#if HAK_STATS
+    tcase_add_test(tc, test_refill_count_effect);
+    tcase_add_test(tc, test_prefill_budget_zero);
+    tcase_add_test(tc, test_class_capacity_effect);
+    tcase_add_test(tc, test_purge_lowers_resident);
+    tcase_add_test(tc, test_thread_counters_live);
+#endif
+    return tc;
+}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 static size_t put_str(char *buf, size_t len, size_t at, const char *s) {
@@ -17,21 +18,28 @@ static size_t put_str(char *buf, size_t len, size_t at, const char *s) {
     return at;
 }
 
-static size_t put_num(char *buf, size_t len, size_t at, unsigned long long v, unsigned base,
-                      bool neg) {
-    char tmp[24];
-    int n = 0;
-    do tmp[n++] = "0123456789abcdef"[v % base];
-    while ((v /= base) != 0);
-    if (neg && at + 1 < len) buf[at] = '-';
-    if (neg) at++;
+static size_t put_pad(char *buf, size_t len, size_t at, size_t n) {
     while (n--) {
-        if (at + 1 < len) buf[at] = tmp[n];
+        if (at + 1 < len) buf[at] = ' ';
         at++;
     }
     return at;
 }
 
+/* Digits of v in base into tmp (24 bytes), with a leading '-' if neg. */
+static size_t fmt_num(char *tmp, unsigned long long v, unsigned base, bool neg) {
+    char rev[24];
+    size_t n = 0, k = 0;
+    do rev[n++] = "0123456789abcdef"[v % base];
+    while ((v /= base) != 0);
+    if (neg) tmp[k++] = '-';
+    while (n) tmp[k++] = rev[--n];
+    tmp[k] = 0;
+    return k;
+}
+
+/* Conversions: %s %c %d %u %x %p %%, with l, ll and z length modifiers and
+ * an optional field width ("%8llu"; "%-10s" pads on the right). */
 size_t hak_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap) {
     size_t at = 0;
     for (const char *f = fmt; *f; f++) {
@@ -41,29 +49,41 @@ size_t hak_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap) {
             continue;
         }
         f++;
+        bool left = false;
+        size_t width = 0;
+        if (*f == '-') left = true, f++;
+        while (*f >= '0' && *f <= '9') width = width * 10 + (size_t)(*f++ - '0');
         int longs = 0;
         bool size = false;
         while (*f == 'l') longs++, f++;
         if (*f == 'z') size = true, f++;
+        char tmp[32];
+        const char *piece = tmp;
+        size_t n;
         switch (*f) {
-        case 's': { const char *s = va_arg(ap, const char *); at = put_str(buf, len, at, s ? s : "(null)"); break; }
-        case 'c': { char c[2] = {(char)va_arg(ap, int), 0}; at = put_str(buf, len, at, c); break; }
+        case 's': piece = va_arg(ap, const char *); if (!piece) piece = "(null)"; n = strlen(piece); break;
+        case 'c': tmp[0] = (char)va_arg(ap, int); tmp[1] = 0; n = 1; break;
         case 'd': {
-            long long v = longs ? va_arg(ap, long) : va_arg(ap, int);
-            at = put_num(buf, len, at, v < 0 ? (unsigned long long)-v : (unsigned long long)v, 10, v < 0);
+            long long v = size ? (long long)va_arg(ap, ssize_t)
+                        : longs ? va_arg(ap, long) : va_arg(ap, int);
+            n = fmt_num(tmp, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v, 10, v < 0);
             break;
         }
         case 'u': case 'x': {
             unsigned long long v = size ? va_arg(ap, size_t)
                                  : longs ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
-            at = put_num(buf, len, at, v, *f == 'x' ? 16 : 10, false);
+            n = fmt_num(tmp, v, *f == 'x' ? 16 : 10, false);
             break;
         }
-        case 'p': at = put_str(buf, len, at, "0x");
-                  at = put_num(buf, len, at, (uintptr_t)va_arg(ap, void *), 16, false); break;
-        case '%': at = put_str(buf, len, at, "%"); break;
-        default: at = put_str(buf, len, at, "?"); break;
+        case 'p': tmp[0] = '0', tmp[1] = 'x';
+                  n = 2 + fmt_num(tmp + 2, (uintptr_t)va_arg(ap, void *), 16, false); break;
+        case '%': piece = "%"; n = 1; break;
+        case 0: f--; piece = "?"; n = 1; break;
+        default: piece = "?"; n = 1; break;
         }
+        if (!left && width > n) at = put_pad(buf, len, at, width - n);
+        at = put_str(buf, len, at, piece);
+        if (left && width > n) at = put_pad(buf, len, at, width - n);
     }
     if (len) buf[at < len ? at : len - 1] = 0;
     return at;

@@ -4,6 +4,7 @@
 #include "large.h"
 #include "os.h"
 #include "purge.h"
+#include "stats_print.h"
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -62,4 +63,5 @@ __attribute__((constructor(101))) static void hak_constructor(void) {
     hak_global_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     if (hak_conf_apply_env) hak_conf_apply_env();
+    hak_stats_print_init(); /* at-exit and periodic dumps (stats.print_*) */
 }

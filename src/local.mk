@@ -13,6 +13,7 @@ HAK_SOURCES = \
 	src/shared_pool.c \
 	src/size_class.c \
 	src/stats.c \
+	src/stats_print.c \
 	src/superslab.c \
 	src/tcache.c \
 	src/warm_pool.c \
@@ -21,7 +22,8 @@ HAK_SOURCES = \
 	src/conf.c
 
 noinst_HEADERS = src/util.h src/size_class.h src/params.h src/os.h src/segmap.h \
-	src/superslab.h src/heap.h src/tcache.h src/init.h src/purge.h src/large.h src/stats.h
+	src/superslab.h src/heap.h src/tcache.h src/init.h src/purge.h src/large.h src/stats.h \
+	src/stats_print.h
 noinst_HEADERS += src/ctl.h
 
 libhakmem_la_SOURCES = $(HAK_SOURCES)

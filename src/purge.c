@@ -9,6 +9,7 @@
 #include "params.h"
 #include "purge.h"
 #include "stats.h"
+#include "stats_print.h"
 #include <signal.h>
 #include <time.h>
 
@@ -39,9 +40,12 @@ static void *background_main(void *arg) {
         uint64_t nap = delay / 4;
         if (nap < 10) nap = 10;
         if (nap > 250) nap = 250;
+        uint64_t iv = hak_stats_interval_ms();
+        if (iv && nap > iv) nap = iv;
         struct timespec ts = {.tv_sec = (time_t)(nap / 1000), .tv_nsec = (long)(nap % 1000) * 1000000};
         nanosleep(&ts, NULL);
         hak_purge_pass(hak_load(&hak_params.purge_delay_ms));
+        hak_stats_periodic_tick(hak_now_ms()); /* stats.interval_ms dumps */
     }
     atomic_store_explicit(&bg_running, 0, memory_order_release);
     return NULL;

@@ -59,7 +59,9 @@ static inline void hak_spin_unlock(hak_spin_t *l) {
 /* fatal.c: async-signal-safe reporting; never allocates, ends in abort(). */
 HAK_NORETURN HAK_COLD void hak_fatal(const char *fmt, ...);
 HAK_NORETURN HAK_COLD void hak_assert_fail(const char *what, const char *file, int line);
-/* Formats like a tiny printf (%s %d %u %zu %lu %llu %x %p %c) into buf; never allocates. */
+/* Formats like a tiny printf (%s %d %u %zu %lu %llu %x %p %c, field widths
+ * "%8llu" and "%-6s") into buf; never allocates.  Returns the length the
+ * whole text needs, like snprintf. */
 size_t hak_vsnprintf(char *buf, size_t len, const char *fmt, __builtin_va_list ap);
 size_t hak_snprintf(char *buf, size_t len, const char *fmt, ...);
 void hak_write_stderr(const char *s);

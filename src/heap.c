@@ -41,6 +41,7 @@ void hak_heap_apply_params(heap_t *h) {
         for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
             hak_bin_t *b = &h->tls->bins[cls];
             hak_bin_set_cap(b, checks ? 0 : hak_class_capacity(cls));
+            b->magic = hak_block_magic(cls);
             uint32_t count = hak_bin_count(b);
             if (count > b->cap) hak_flush(h, b, cls, count - b->cap);
         }

@@ -1,4 +1,5 @@
 /* Global start-up, fork handling and the library constructor. */
+#include "ctl.h"
 #include "heap.h"
 #include "init.h"
 #include "large.h"
@@ -28,13 +29,8 @@ void hak_global_init_slow(void) {
     while (atomic_load_explicit(&hak_init_state, memory_order_acquire) != 2) sched_yield();
 }
 
-/* ctl.c: its lock is taken before the heaps' (hakctl takes snapshots). */
-void hak_ctl_fork_prepare(void) __attribute__((weak));
-void hak_ctl_fork_parent(void) __attribute__((weak));
-void hak_ctl_fork_child(void) __attribute__((weak));
-
 static void fork_prepare(void) {
-    if (hak_ctl_fork_prepare) hak_ctl_fork_prepare();
+    hak_ctl_fork_prepare(); /* before the heaps': hakctl takes snapshots */
     hak_purge_fork_prepare();
     hak_heaps_fork_prepare();
     hak_large_fork_prepare();
@@ -46,7 +42,7 @@ static void fork_parent(void) {
     hak_large_fork_parent();
     hak_heaps_fork_parent();
     hak_purge_fork_parent();
-    if (hak_ctl_fork_parent) hak_ctl_fork_parent();
+    hak_ctl_fork_parent();
 }
 
 static void fork_child(void) {
@@ -54,14 +50,12 @@ static void fork_child(void) {
     hak_large_fork_child();
     hak_heaps_fork_child();
     hak_purge_fork_child();
-    if (hak_ctl_fork_child) hak_ctl_fork_child();
+    hak_ctl_fork_child();
 }
-
-void hak_conf_apply_env(void) __attribute__((weak));
 
 __attribute__((constructor(101))) static void hak_constructor(void) {
     hak_global_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
-    if (hak_conf_apply_env) hak_conf_apply_env();
+    hak_conf_apply_env();
     hak_stats_print_init(); /* at-exit and periodic dumps (stats.print_*) */
 }

@@ -51,10 +51,11 @@ static void ss_list_push(superslab_t **list, superslab_t *ss) {
     *list = ss;
 }
 
-/* First run of n free pages in the bitmap, or -1. */
+/* First run of n free pages in the bitmap, or -1.  Runs are aligned to
+ * their size; one-page slabs never take page 0 (the header's page). */
 static int find_run(uint32_t free_pages, unsigned n) {
     uint32_t mask = n >= 32 ? ALL_PAGES : ((1u << n) - 1);
-    for (unsigned i = 0; i + n <= HAK_SS_PAGES; i += n) /* runs aligned to their size */
+    for (unsigned i = n == 1 ? 1 : 0; i + n <= HAK_SS_PAGES; i += n)
         if (((free_pages >> i) & mask) == mask) return (int)i;
     return -1;
 }
@@ -66,7 +67,7 @@ static slab_t *carve(heap_t *h, superslab_t *ss, unsigned first, unsigned cls) {
     ss->free_pages &= ~bits;
     ss->dirty_pages &= ~bits; /* about to be written anyway */
     hak_spin_unlock(&ss->lock);
-    if (ss->free_pages == 0) { /* full: no longer a candidate for new slabs */
+    if ((ss->free_pages & ~1u) == 0) { /* full: no longer a candidate for new slabs */
         ss_list_remove(&h->ss_list, ss);
         ss_list_push(&h->ss_full, ss);
     }
@@ -79,8 +80,8 @@ static slab_t *carve(heap_t *h, superslab_t *ss, unsigned first, unsigned cls) {
     s->used = 0;
     s->free = NULL;
     atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
+    s->end = (char *)ss + ((size_t)(first + n) << HAK_PAGE_SHIFT);
     s->bump = hak_slab_start(ss, s);
-    s->end = s->bump + (size_t)s->capacity * hak_classes[cls].size;
     s->next = s->prev = s->notify_next = NULL;
     s->state = HAK_SLAB_FULL; /* not in the warm pool until pushed */
     for (unsigned i = first; i < first + n; i++) {
@@ -102,7 +103,7 @@ slab_t *hak_slab_new(heap_t *h, unsigned cls) {
     if (!ss) return NULL;
     ss->owner = h;
     ss_list_push(&h->ss_list, ss);
-    return carve(h, ss, 0, cls);
+    return carve(h, ss, (unsigned)find_run(ss->free_pages, n), cls);
 }
 
 void hak_slab_release(heap_t *h, slab_t *s) {
@@ -113,7 +114,7 @@ void hak_slab_release(heap_t *h, slab_t *s) {
     for (unsigned i = first; i < first + n; i++)
         __atomic_store_n(&ss->page_class[i], (uint8_t)HAK_CLASS_NONE, __ATOMIC_RELEASE);
     s->state = HAK_SLAB_UNUSED;
-    bool was_full = ss->free_pages == 0;
+    bool was_full = (ss->free_pages & ~1u) == 0;
     hak_spin_lock(&ss->lock);
     if ((ss->dirty_pages & (ss->free_pages | ss->retained_pages)) == 0)
         ss->dirty_since_ms = hak_now_ms();

@@ -77,8 +77,14 @@ static inline unsigned hak_page_of(const void *p) {
 static inline slab_t *hak_slab_of(superslab_t *ss, const void *p) {
     return &ss->slabs[ss->page_slab[hak_page_of(p)]];
 }
+/* Blocks are laid out to end exactly at the slab's end (a page boundary), so
+ * the free fast path can tell a block start from the distance to the page
+ * end (tcache.h).  Slabs of one page never use page 0, which holds the
+ * header; larger slabs may start there, since it holds no header beyond its
+ * first 4 KiB and their blocks are checked on the slow path. */
 static inline char *hak_slab_start(superslab_t *ss, const slab_t *s) {
-    return (char *)ss + (s->page == 0 ? HAK_SS_HDR : (size_t)s->page << HAK_PAGE_SHIFT);
+    (void)ss;
+    return s->end - (size_t)s->capacity * hak_classes[s->cls].size;
 }
 /* True if p is the start of a block of slab s. */
 static inline bool hak_slab_is_block_start(superslab_t *ss, const slab_t *s, const void *p) {

@@ -20,8 +20,20 @@ typedef struct hak_bin {
     uint64_t in;    /* frees + refilled blocks */
     uint64_t limit; /* out + cap, where out = mallocs + flushed blocks */
     uint32_t cap;   /* 0 until the thread is set up, and for HAK_CLASS_NONE */
-    uint32_t pad;
+    /* ceil(2^32 / size) for classes whose slabs are one page, else 0: a
+     * pointer is a block start iff its distance d to the page end gives
+     * (uint32_t)(d * magic) < magic (d < 2^16; Lemire's divisibility test) */
+    uint32_t magic;
 } hak_bin_t;
+
+static inline uint32_t hak_block_magic(unsigned cls) {
+    if (cls >= HAK_NCLASSES || hak_classes[cls].slab_pages != 1) return 0;
+    return (uint32_t)(0xffffffffu / hak_classes[cls].size + 1);
+}
+static inline bool hak_block_start_fast(const void *p, uint32_t magic) {
+    uint32_t to_page_end = (uint32_t)(0u - (uintptr_t)p) & 0xffffu;
+    return (uint32_t)(to_page_end * magic) < magic;
+}
 
 static inline uint64_t hak_bin_out(const hak_bin_t *b) { return b->limit - b->cap; }
 static inline uint32_t hak_bin_count(const hak_bin_t *b) { return (uint32_t)(b->in - hak_bin_out(b)); }
@@ -68,9 +80,10 @@ static inline void hak_free_fast(void *p) {
     }
     const uint8_t *page_class = (const uint8_t *)((uintptr_t)p & ~(uintptr_t)HAK_SS_MASK);
     hak_bin_t *b = &hak_tls.bins[page_class[((uintptr_t)p >> 16) & 31]];
-    /* full cache, unset thread, or a page holding no blocks; and the cheapest
-     * double free (the block just freed) is caught here too */
-    if (unlikely(b->in >= b->limit || p == b->head)) {
+    /* full cache, unset thread, a page holding no blocks, a pointer inside a
+     * block (or a class checked on the slow path), and the cheapest double
+     * free (the block just freed) all leave here */
+    if (unlikely(b->in >= b->limit || !hak_block_start_fast(p, b->magic) || p == b->head)) {
         hak_free_slow(p);
         return;
     }

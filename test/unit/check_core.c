@@ -41,6 +41,26 @@ START_TEST(size_classes_cover_and_waste) {
 }
 END_TEST
 
+/* The free fast path's block-start test agrees with the modulo for every
+ * class with one-page slabs and every distance to the page end. */
+START_TEST(fast_block_start_test_is_exact) {
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        uint32_t magic = hak_block_magic(c);
+        if (hak_classes[c].slab_pages != 1) {
+            ck_assert_uint_eq(magic, 0); /* always the slow path */
+            continue;
+        }
+        unsigned bad = 0;
+        for (uintptr_t d = 0; d < 65536; d++) {
+            uintptr_t p = (uintptr_t)1 << 30 | ((65536 - d) & 0xffff); /* d bytes below a page end */
+            bad += hak_block_start_fast((void *)p, magic) != (d % hak_classes[c].size == 0);
+        }
+        ck_assert_msg(bad == 0, "class c%u: %u distances misjudged", c, bad);
+    }
+    ck_assert(!hak_block_start_fast((void *)0x12345670, 0));
+}
+END_TEST
+
 START_TEST(pointer_masking_finds_the_slab) {
     void *p[500];
     for (int i = 0; i < 500; i++) {
@@ -212,6 +232,7 @@ Suite *core_suite(void) {
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, size_classes_cover_and_waste);
+    tcase_add_test(tc, fast_block_start_test_is_exact);
     tcase_add_test(tc, pointer_masking_finds_the_slab);
     tcase_add_test(tc, slab_accounting_returns_to_zero);
     tcase_add_test(tc, remote_frees_are_reused);

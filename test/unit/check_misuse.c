@@ -42,7 +42,7 @@ static int run_child(void (*fn)(void), char *out, size_t outlen) {
 static void expect_abort(void (*fn)(void), const char *needle) {
     char out[2048];
     int sig = run_child(fn, out, sizeof out);
-    ck_assert_msg(sig == SIGABRT, "expected SIGABRT, got signal %d; stderr: %s", sig, out);
+    ck_assert_msg(sig == SIGABRT, "expected SIGABRT and '%s', got signal %d; stderr: %s", needle, sig, out);
     ck_assert_msg(strstr(out, needle) != NULL, "stderr lacks '%s': %s", needle, out);
     ck_assert_msg(strncmp(out, "hakmem: ", 8) == 0, "message not prefixed: %s", out);
 }

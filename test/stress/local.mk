@@ -21,7 +21,9 @@ check-real: all
 # Stress programs use only the standard malloc API and are not linked with
 # hakmem: 'preloaded' runs them (and the API unit test) with libhakmem.so
 # preloaded, as a user would.
-check_PROGRAMS += test/stress/stress_fork test/stress/stress_threads
+check_PROGRAMS += test/stress/stress_fork test/stress/stress_threads test/stress/stress_lifecycle
+test_stress_stress_lifecycle_SOURCES = test/stress/stress_lifecycle.c
+test_stress_stress_lifecycle_LDADD = $(PTHREAD_LIBS)
 test_stress_stress_fork_SOURCES = test/stress/stress_fork.c
 test_stress_stress_fork_LDADD = $(PTHREAD_LIBS)
 test_stress_stress_threads_SOURCES = test/stress/stress_threads.c

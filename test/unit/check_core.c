@@ -4,6 +4,7 @@
 #include <check.h>
 #include <hakmem.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -227,6 +228,50 @@ START_TEST(live_capacity_change_reaches_thread) {
 }
 END_TEST
 
+/* AnonHugePages (KiB) of the mapping holding p, from /proc/self/smaps. */
+static long anon_huge_kib(const void *p) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[256];
+    int inside = 0;
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+            continue;
+        }
+        if (inside && sscanf(line, "AnonHugePages: %ld kB", &kib) == 1) break;
+    }
+    if (f) fclose(f);
+    return kib;
+}
+
+START_TEST(thp_policy_is_honoured) {
+    char sys[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f) {
+        if (!fgets(sys, sizeof sys, f)) sys[0] = 0;
+        fclose(f);
+    }
+    const size_t n = 16 << 20;
+    hak_store(&hak_params.thp, HAK_THP_ALWAYS);
+    char *a = hak_malloc(n);
+    memset(a, 1, n);
+    long with_always = anon_huge_kib(a);
+    hak_free(a);
+    hak_purge_now(); /* unmap the cached mapping: the next one is new */
+    hak_store(&hak_params.thp, HAK_THP_NEVER);
+    char *b = hak_malloc(n);
+    memset(b, 1, n);
+    long with_never = anon_huge_kib(b);
+    hak_free(b);
+    hak_store(&hak_params.thp, HAK_THP_DEFAULT);
+    ck_assert_int_eq(with_never, 0);
+    if (!strstr(sys, "[never]")) /* the system lets madvise ask for huge pages */
+        ck_assert_msg(with_always > 0, "os.thp=always gave no huge pages (system: %s)", sys);
+}
+END_TEST
+
 Suite *core_suite(void) {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
@@ -240,6 +285,7 @@ Suite *core_suite(void) {
     tcase_add_test(tc, purge_returns_memory_after_the_delay);
     tcase_add_test(tc, purge_now_and_large_cache);
     tcase_add_test(tc, live_capacity_change_reaches_thread);
+    tcase_add_test(tc, thp_policy_is_honoured);
     suite_add_tcase(s, tc);
     return s;
 }

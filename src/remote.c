@@ -5,7 +5,7 @@
 #include "heap.h"
 
 void hak_remote_push(slab_t *s, void *first, void *last, uint32_t n) {
-    (void)n;
+    hak_run_set(first, last, n);
     uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
     do hak_link_set(last, (void *)(old & ~HAK_REMOTE_NOTIFIED));
     while (!atomic_compare_exchange_weak_explicit(&s->remote, &old,
@@ -26,10 +26,14 @@ void hak_remote_collect(heap_t *h) {
     while (s) {
         slab_t *next_slab = s->notify_next;
         uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
-        void *first = (void *)(r & ~HAK_REMOTE_NOTIFIED), *last = first, *next;
+        void *first = (void *)(r & ~HAK_REMOTE_NOTIFIED), *run = first, *last;
         superslab_t *ss = hak_ss_of(s);
-        uint32_t n = 1;
-        while ((next = hak_link_get(ss, s, last)) != NULL) { last = next; n++; }
+        uint32_t n = 0;
+        for (;;) { /* run by run: two blocks touched per run, not every block */
+            n += hak_run_get(ss, s, run, &last);
+            if (n > s->capacity) hak_link_corrupt(run, s->cls);
+            if ((run = hak_link_follow(ss, s, last)) == NULL) break;
+        }
         hak_slab_put_local(h, s, first, last, n);
         s = next_slab;
     }

@@ -111,6 +111,34 @@ static inline void *hak_link_get(superslab_t *ss, const slab_t *s, void *slot) {
     return next;
 }
 
+/* The same, checking only what makes the link safe to follow (a block of
+ * this SuperSlab below the carving point): for walks whose blocks are
+ * checked in full later, by hak_link_get, before anyone gets them. */
+static inline void *hak_link_follow(superslab_t *ss, const slab_t *s, void *slot) {
+    void *next = (void *)(*(uintptr_t *)slot ^ hak_link_secret ^ ((uintptr_t)slot >> 4));
+    if (next && (hak_ss_of(next) != ss || (char *)next >= s->bump)) hak_link_corrupt(slot, s->cls);
+    return next;
+}
+
+/* A run of blocks of one slab travelling on a remote stack carries, in the
+ * second word of its first block, its length and where it ends (encoded like
+ * the links), so the owner can take it without walking it block by block. */
+static inline void hak_run_set(void *first, const void *last, uint32_t n) {
+    uintptr_t *w = (uintptr_t *)first + 1;
+    *w = ((((uintptr_t)last & HAK_SS_MASK) << 16) | n) ^ hak_link_secret ^ ((uintptr_t)w >> 4);
+}
+/* Length of the run starting at first; *last gets its last block. */
+static inline uint32_t hak_run_get(superslab_t *ss, const slab_t *s, void *first, void **last) {
+    uintptr_t *w = (uintptr_t *)first + 1;
+    uintptr_t v = *w ^ hak_link_secret ^ ((uintptr_t)w >> 4);
+    uint32_t n = (uint32_t)(v & 0xffff);
+    *last = (char *)ss + (v >> 16);
+    if ((v >> 16) > HAK_SS_MASK || n == 0 || n > s->capacity || (char *)*last >= s->bump ||
+        (char *)*last < hak_slab_start(ss, s) || !hak_slab_is_block_start(ss, s, *last))
+        hak_link_corrupt(first, s->cls);
+    return n;
+}
+
 /* Every SuperSlab ever created, newest first (they are never unmapped). */
 extern superslab_t *_Atomic hak_ss_all;
 extern _Atomic size_t hak_ss_count;  /* created */

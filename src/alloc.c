@@ -222,28 +222,23 @@ void hak_thread_cache_flush(void) {
 }
 
 /* The thread's bins count from zero since it started; its heap's counters
- * (which may predate it) are taken relative to the values at its start. */
-uint64_t hak_thread_allocated(void) {
+ * (which may predate it) are taken relative to the values at its start.
+ * mallocs = blocks out of the cache - flushed; frees = blocks in - refilled. */
+static uint64_t thread_bytes(bool freed) {
     heap_t *h = hak_tls.heap;
-    uint64_t bytes = hak_tls.large_allocated;
+    uint64_t bytes = freed ? hak_tls.large_freed : hak_tls.large_allocated;
     if (!h) return bytes;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-        uint64_t flushed = hak_load(&h->stats[c].flush_blocks) - h->thread_base_flush[c];
-        bytes += (hak_bin_out(&hak_tls.bins[c]) - flushed) * hak_classes[c].size;
+        const hak_bin_t *b = &hak_tls.bins[c];
+        uint64_t blocks = freed ? b->in - (hak_load(&h->stats[c].refill_blocks) - h->thread_base_refill[c])
+                                : hak_bin_out(b) - (hak_load(&h->stats[c].flush_blocks) - h->thread_base_flush[c]);
+        bytes += blocks * hak_classes[c].size;
     }
     return bytes;
 }
 
-uint64_t hak_thread_deallocated(void) {
-    heap_t *h = hak_tls.heap;
-    uint64_t bytes = hak_tls.large_freed;
-    if (!h) return bytes;
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-        uint64_t refilled = hak_load(&h->stats[c].refill_blocks) - h->thread_base_refill[c];
-        bytes += (hak_tls.bins[c].in - refilled) * hak_classes[c].size;
-    }
-    return bytes;
-}
+uint64_t hak_thread_allocated(void) { return thread_bytes(false); }
+uint64_t hak_thread_deallocated(void) { return thread_bytes(true); }
 
 /* ---- The standard names ------------------------------------------------- */
 

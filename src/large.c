@@ -65,6 +65,26 @@ static void unmap_block(large_hdr_t *h) {
     hak_os_unmap(h->base, h->map_size);
 }
 
+/* Moves the oldest cached mapping onto the list *evict (under large_lock). */
+static void evict_oldest(large_hdr_t **evict) {
+    large_hdr_t *old = cache_tail;
+    cache_unlink(old);
+    old->next = *evict;
+    *evict = old;
+}
+
+/* Unmaps a list made by evict_oldest (outside the lock); returns its bytes. */
+static size_t unmap_evicted(large_hdr_t *evict) {
+    size_t bytes = 0;
+    while (evict) {
+        large_hdr_t *next = evict->next;
+        bytes += evict->map_size;
+        unmap_block(evict);
+        evict = next;
+    }
+    return bytes;
+}
+
 /* Best fit among cached mappings, up to 4x the need: reusing resident pages
  * beats faulting fresh ones, and the waste is bounded. */
 static large_hdr_t *cache_take(size_t need) {
@@ -131,18 +151,9 @@ void hak_large_free(void *p, unsigned kind) {
     cache_head = h;
     cache_bytes += h->map_size;
     cache_count++;
-    while (cache_bytes > max) { /* oldest first; unmapped outside the lock */
-        large_hdr_t *old = cache_tail;
-        cache_unlink(old);
-        old->next = evict;
-        evict = old;
-    }
+    while (cache_bytes > max) evict_oldest(&evict);
     pthread_mutex_unlock(&large_lock);
-    while (evict) {
-        large_hdr_t *next = evict->next;
-        unmap_block(evict);
-        evict = next;
-    }
+    unmap_evicted(evict);
     hak_purge_note();
 }
 
@@ -216,22 +227,10 @@ void *hak_large_realloc(void *p, unsigned kind, size_t size) {
 
 size_t hak_large_cache_purge(uint64_t now_ms, uint64_t delay_ms) {
     large_hdr_t *evict = NULL;
-    size_t bytes = 0;
     pthread_mutex_lock(&large_lock);
-    while (cache_tail && now_ms - cache_tail->freed_ms >= delay_ms) {
-        large_hdr_t *old = cache_tail;
-        cache_unlink(old);
-        old->next = evict;
-        evict = old;
-    }
+    while (cache_tail && now_ms - cache_tail->freed_ms >= delay_ms) evict_oldest(&evict);
     pthread_mutex_unlock(&large_lock);
-    while (evict) {
-        large_hdr_t *next = evict->next;
-        bytes += evict->map_size;
-        unmap_block(evict);
-        evict = next;
-    }
-    return bytes;
+    return unmap_evicted(evict);
 }
 
 void hak_large_totals(hak_large_totals_t *out) {

@@ -1,7 +1,7 @@
 /* The warm pool: per heap and class, the slabs that still have free blocks,
  * hottest first.  Refills take from its head.  When it runs dry the heap
  * carves a new slab and, to keep the next misses away, prefills the pool
- * with prefill.budget more.  Up to warm_pool.capacity completely empty slabs
+ * with prefill.budget more (classes up to 8 KiB, whose slabs are one page).  Up to warm_pool.capacity completely empty slabs
  * per class stay in the pool instead of going back to their SuperSlab, so a
  * workload that empties and refills one slab does not churn pages; their
  * pages are still purged after the purge delay (hak_slab_retain). */
@@ -45,7 +45,9 @@ slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls) {
     if (!s) return NULL;
     hak_warm_push(h, s);
     h->warm_empty[cls]++;
-    uint32_t budget = hak_load(&hak_params.prefill_budget);
+    /* prefill the classes of one-page slabs: a prefilled slab of a large
+     * class would pin up to 1 MiB of a SuperSlab for blocks nobody asked for */
+    uint32_t budget = hak_classes[cls].slab_pages == 1 ? hak_load(&hak_params.prefill_budget) : 0;
     uint32_t room = hak_load(&hak_params.warm_capacity);
     for (uint32_t i = 0; i < budget && h->warm_empty[cls] <= room; i++) {
         slab_t *extra = hak_slab_new(h, cls);

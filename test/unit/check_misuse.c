@@ -1,6 +1,7 @@
 /* Heap misuse is caught when it happens: each case runs in a forked child,
  * and the test asserts both the message on stderr and the SIGABRT. */
 #include <check.h>
+#include <errno.h>
 #include <hakmem.h>
 #include <pthread.h>
 #include <signal.h>
@@ -80,6 +81,17 @@ static void double_free_after_others(void) {
     hak_free(r);
     hak_free(p);
 }
+/* A write into a freed block (use after free) hits its encoded free-list
+ * link; the refill that reads it reports the corruption. */
+static void use_after_free_write(void) {
+    enum { N = 200 };
+    static char *v[N];
+    for (int i = 0; i < N; i++) v[i] = hak_malloc(64);
+    for (int i = 1; i < N; i++) hak_free(v[i]); /* v[0] keeps the slab in use */
+    hakctl("thread.cache.flush", NULL, NULL, NULL, 0);
+    memcpy(v[N / 2], "overwritten!", 12);
+    for (int i = 1; i < N; i++) v[i] = hak_malloc(64);
+}
 static void realloc_invalid(void) { char b[32]; sink = b; sink = hak_realloc(sink, 100); }
 static void usable_size_invalid(void) { sink = (void *)(uintptr_t)hak_malloc_usable_size(global_buf); }
 
@@ -101,6 +113,11 @@ START_TEST(double_frees_are_reported) {
     expect_abort(double_free_large, "double free of large block 0x");
     expect_abort(double_free_after_flush, "double free of 0x");
     expect_abort(double_free_after_others, "double free of 0x");
+}
+END_TEST
+
+START_TEST(free_list_corruption_is_reported) {
+    expect_abort(use_after_free_write, "heap corruption detected near 0x");
 }
 END_TEST
 
@@ -152,13 +169,44 @@ START_TEST(out_of_memory_returns_null_and_recovers) {
 }
 END_TEST
 
+/* limit.mapped makes allocation past it fail like the OS refusing memory. */
+START_TEST(mapped_limit_fails_cleanly_and_recovers) {
+    uint64_t mapped, limit;
+    size_t len = sizeof mapped;
+    uint64_t e = 1;
+    ck_assert_int_eq(hakctl("epoch", NULL, NULL, &e, sizeof e), 0);
+    ck_assert_int_eq(hakctl("stats.mapped", &mapped, &len, NULL, 0), 0);
+    limit = mapped + (8u << 20);
+    ck_assert_int_eq(hakctl("limit.mapped", NULL, NULL, &limit, sizeof limit), 0);
+    char *keep = hak_malloc(100);
+    strcpy(keep, "intact");
+    errno = 0;
+    ck_assert_ptr_null(hak_malloc(16u << 20));
+    ck_assert_int_eq(errno, ENOMEM);
+    void *small[4096];
+    int n = 0;
+    while (n < 4096 && (small[n] = hak_malloc(64 * 1024)) != NULL) n++;
+    ck_assert_int_lt(n, 4096); /* the limit stopped it */
+    ck_assert_str_eq(keep, "intact");
+    limit = 0; /* no limit: memory is back */
+    ck_assert_int_eq(hakctl("limit.mapped", NULL, NULL, &limit, sizeof limit), 0);
+    void *big = hak_malloc(16u << 20);
+    ck_assert_ptr_nonnull(big);
+    hak_free(big);
+    while (n--) hak_free(small[n]);
+    hak_free(keep);
+}
+END_TEST
+
 Suite *misuse_suite(void) {
     Suite *s = suite_create("misuse");
     TCase *tc = tcase_create("misuse");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, invalid_pointers_are_reported);
     tcase_add_test(tc, double_frees_are_reported);
+    tcase_add_test(tc, free_list_corruption_is_reported);
     tcase_add_test(tc, fatal_message_names_the_pointer);
+    tcase_add_test(tc, mapped_limit_fails_cleanly_and_recovers);
     tcase_add_test(tc, out_of_memory_returns_null_and_recovers);
     suite_add_tcase(s, tc);
     return s;

@@ -21,7 +21,14 @@ check-real: all
 # Stress programs use only the standard malloc API and are not linked with
 # hakmem: 'preloaded' runs them (and the API unit test) with libhakmem.so
 # preloaded, as a user would.
-check_PROGRAMS += test/stress/stress_fork test/stress/stress_threads test/stress/stress_lifecycle
+check_PROGRAMS += test/stress/stress_fork test/stress/stress_threads test/stress/stress_lifecycle \
+	test/stress/stress_dlopen
+test_stress_stress_dlopen_SOURCES = test/stress/stress_dlopen.c
+test_stress_stress_dlopen_LDADD = $(PTHREAD_LIBS) -ldl
+# the library stress_dlopen loads and unloads
+check_LTLIBRARIES = test/stress/dlmod.la
+test_stress_dlmod_la_SOURCES = test/stress/dlmod.c
+test_stress_dlmod_la_LDFLAGS = -module -avoid-version -rpath /nowhere
 test_stress_stress_lifecycle_SOURCES = test/stress/stress_lifecycle.c
 test_stress_stress_lifecycle_LDADD = $(PTHREAD_LIBS)
 test_stress_stress_fork_SOURCES = test/stress/stress_fork.c

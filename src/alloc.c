@@ -67,6 +67,41 @@ static void check_not_in_slab(heap_t *h, void *p, unsigned cls) {
         if (q == p) report_double_free(p, cls);
 }
 
+/* debug.checks: a malloc'd block carries canary bytes after the bytes asked
+ * for and, in its last 8 bytes, a tagged trailer holding that size; free
+ * checks the canary, so a write past the end is reported at the free. */
+#define HAK_CANARY 0xcb
+#define HAK_TRAILER_TAG 0x484b4331ull /* "HKC1" */
+#define HAK_CANARY_ROOM 16            /* at least 8 canary bytes + the trailer */
+
+static bool checks_on(void) { return HAK_DEBUG || hak_load(&hak_params.debug_checks); }
+
+static void canary_set(void *p, unsigned cls, size_t n) {
+    size_t end = hak_classes[cls].size - 8;
+    uint64_t trailer = HAK_TRAILER_TAG << 32 | n;
+    memset((char *)p + n, HAK_CANARY, end - n);
+    memcpy((char *)p + end, &trailer, 8);
+}
+
+/* The size asked for, if the block has a trailer; SIZE_MAX otherwise (it
+ * was allocated before the checks were on, or by memalign). */
+static size_t canary_size(const void *p, unsigned cls) {
+    uint64_t trailer;
+    size_t end = hak_classes[cls].size - 8;
+    memcpy(&trailer, (const char *)p + end, 8);
+    if (trailer >> 32 != HAK_TRAILER_TAG || (trailer & 0xffffffffu) > end) return SIZE_MAX;
+    return (size_t)(trailer & 0xffffffffu);
+}
+
+static void canary_check(void *p, unsigned cls) {
+    size_t n = canary_size(p, cls), end = hak_classes[cls].size - 8;
+    if (n == SIZE_MAX) return;
+    for (size_t i = n; i < end; i++)
+        if (((unsigned char *)p)[i] != HAK_CANARY)
+            hak_fatal("heap corruption detected near %p: written past the end of a %zu-byte block "
+                      "(%zu bytes in, class c%u)", p, n, i, cls);
+}
+
 static void small_free(void *p, unsigned cls) {
     hak_bin_t *b = &hak_tls.bins[cls];
     if (p == b->head) report_double_free(p, cls);
@@ -78,6 +113,7 @@ static void small_free(void *p, unsigned cls) {
         for (void *q = b->head; q; q = *(void **)q)
             if (q == p) report_double_free(p, cls);
         check_not_in_slab(hak_tls.heap, p, cls);
+        canary_check(p, cls);
         memset((char *)p + sizeof(void *), HAK_JUNK, hak_classes[cls].size - sizeof(void *));
     }
     *(void **)p = b->head;
@@ -90,8 +126,15 @@ static void small_free(void *p, unsigned cls) {
 void *hak_malloc_slow(size_t size) {
     hak_global_init();
     void *p;
-    if (size <= HAK_SMALL_MAX) p = small_alloc(hak_size_class(size));
-    else p = hak_large_alloc(size, 0, false);
+    if (unlikely(checks_on()) && size <= HAK_SMALL_MAX - HAK_CANARY_ROOM) {
+        unsigned cls = hak_size_class(size + HAK_CANARY_ROOM);
+        p = small_alloc(cls);
+        if (p) canary_set(p, cls, size);
+    } else if (size <= HAK_SMALL_MAX) {
+        p = small_alloc(hak_size_class(size));
+    } else {
+        p = hak_large_alloc(size, 0, false);
+    }
     hak_purge_poll();
     return p;
 }
@@ -112,7 +155,11 @@ HAK_EXPORT void hak_free(void *p) { hak_free_fast(p); }
 
 static size_t usable_size(void *p, const char *caller) {
     unsigned kind = hak_seg_kind_of(p);
-    if (kind == HAK_SEG_SUPERSLAB) return hak_classes[small_class_checked(p, caller)].size;
+    if (kind == HAK_SEG_SUPERSLAB) {
+        unsigned cls = small_class_checked(p, caller);
+        size_t asked = checks_on() ? canary_size(p, cls) : SIZE_MAX;
+        return asked != SIZE_MAX ? asked : hak_classes[cls].size; /* the canary is not usable */
+    }
     if (kind == HAK_SEG_LARGE || kind == HAK_SEG_LARGE_ALIGNED) return hak_large_usable(p, kind, caller);
     hak_fatal("%s(): invalid pointer %p (not allocated by hakmem)", caller, p);
 }
@@ -141,8 +188,10 @@ HAK_EXPORT void *hak_realloc(void *p, size_t size) {
     if (kind == HAK_SEG_SUPERSLAB) {
         unsigned cls = small_class_checked(p, "realloc");
         old = hak_classes[cls].size;
-        /* stay put while the block fits and is not mostly wasted */
-        if (size <= old && (size > old / 2 || cls < 8)) return p;
+        /* stay put while the block fits and is not mostly wasted (with
+         * debug checks, always move: the canary follows the new size) */
+        if (size <= old && (size > old / 2 || cls < 8) && !checks_on()) return p;
+        if (checks_on() && canary_size(p, cls) != SIZE_MAX) old = canary_size(p, cls);
     } else if (kind == HAK_SEG_LARGE || kind == HAK_SEG_LARGE_ALIGNED) {
         void *q = hak_large_realloc(p, kind, size);
         if (q) return q;

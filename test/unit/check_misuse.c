@@ -92,6 +92,13 @@ static void use_after_free_write(void) {
     memcpy(v[N / 2], "overwritten!", 12);
     for (int i = 1; i < N; i++) v[i] = hak_malloc(64);
 }
+static void overflow_past_end(void) {
+    enable_checks();
+    char *p = hak_malloc(20);
+    if (hak_malloc_usable_size(p) != 20) abort(); /* the canary is not usable: no message */
+    memset(p, 'x', 21); /* one byte too many */
+    hak_free(p);
+}
 static void realloc_invalid(void) { char b[32]; sink = b; sink = hak_realloc(sink, 100); }
 static void usable_size_invalid(void) { sink = (void *)(uintptr_t)hak_malloc_usable_size(global_buf); }
 
@@ -118,6 +125,7 @@ END_TEST
 
 START_TEST(free_list_corruption_is_reported) {
     expect_abort(use_after_free_write, "heap corruption detected near 0x");
+    expect_abort(overflow_past_end, "written past the end of a 20-byte block");
 }
 END_TEST
 

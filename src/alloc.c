@@ -127,6 +127,7 @@ void *hak_malloc_slow(size_t size) {
     hak_global_init();
     void *p;
     if (unlikely(checks_on()) && size <= HAK_SMALL_MAX - HAK_CANARY_ROOM) {
+        if (size == 0) size = 1; /* a usable byte, as glibc gives */
         unsigned cls = hak_size_class(size + HAK_CANARY_ROOM);
         p = small_alloc(cls);
         if (p) canary_set(p, cls, size);

@@ -319,7 +319,11 @@ class HakprofRunTest(TmpDirCase):
         texts = [t.text for t in ET.parse(svg).getroot().iter("{http://www.w3.org/2000/svg}text")]
         self.assertIn("Allocations per size class (last snapshot)", texts)
         self.assertNotIn("Memory over time", texts)
-        self.assertIn("16", texts)  # the smallest class is always in use
+        # the smallest class the program used is labelled with its block size
+        last = read_json(out)["processes"][0]["snapshots"][-1]
+        used = [c["size"] for c in last["classes"] if c["allocs"] > 0]
+        self.assertTrue(used)
+        self.assertIn(str(min(used)), texts)
 
     def test_diff_prefill_budget(self):
         a, b = self.path("a.json"), self.path("b.json")

@@ -38,3 +38,13 @@ test_stress_stress_threads_LDADD = $(PTHREAD_LIBS)
 TESTS += test/stress/preloaded
 EXTRA_DIST += test/stress/preloaded
 CLEANFILES += test/stress/*.preloaded.out test/unit/*.preloaded.out
+
+# The soak: minutes, not part of 'make check'.  SOAK_SECONDS sets its length.
+EXTRA_PROGRAMS += test/stress/soak
+CLEANFILES += test/stress/soak$(EXEEXT)
+test_stress_soak_SOURCES = test/stress/soak.c
+test_stress_soak_LDADD = libhakmem.la $(PTHREAD_LIBS)
+SOAK_SECONDS = 180
+soak: test/stress/soak$(EXEEXT)
+	./test/stress/soak$(EXEEXT) $(SOAK_SECONDS)
+.PHONY: soak

@@ -291,6 +291,9 @@ uint64_t hak_thread_allocated(void) { return thread_bytes(false); }
 uint64_t hak_thread_deallocated(void) { return thread_bytes(true); }
 
 /* ---- The standard names ------------------------------------------------- */
+/* HAK_NO_STD_NAMES builds only the hak_ API, for sanitizer builds whose own
+ * malloc must stay the program's (make check-sanitize). */
+#ifndef HAK_NO_STD_NAMES
 
 #if defined(__clang__)
 #define HAK_ALIAS(name, target) \
@@ -326,3 +329,4 @@ HAK_EXPORT int malloc_trim(size_t pad) {
     (void)pad;
     return hak_purge_now() > 0;
 }
+#endif /* HAK_NO_STD_NAMES */

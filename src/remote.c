@@ -7,10 +7,13 @@
 void hak_remote_push(slab_t *s, void *first, void *last, uint32_t n) {
     hak_run_set(first, last, n);
     uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+    /* acq_rel: our blocks are published to the owner, and the owner's reads
+     * of the slab's notify link before its last drain happen before our
+     * write of it below */
     do hak_link_set(last, (void *)(old & ~HAK_REMOTE_NOTIFIED));
     while (!atomic_compare_exchange_weak_explicit(&s->remote, &old,
                                                   (uintptr_t)first | HAK_REMOTE_NOTIFIED,
-                                                  memory_order_release, memory_order_relaxed));
+                                                  memory_order_acq_rel, memory_order_relaxed));
     if (old & HAK_REMOTE_NOTIFIED) return; /* the owner already knows */
     /* Our blocks keep the slab in use, so its SuperSlab and owner are stable
      * until the owner drains them, which it cannot do before this push. */
@@ -25,7 +28,7 @@ void hak_remote_collect(heap_t *h) {
     slab_t *s = atomic_exchange_explicit(&h->notify, NULL, memory_order_acquire);
     while (s) {
         slab_t *next_slab = s->notify_next;
-        uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
+        uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acq_rel);
         void *first = (void *)(r & ~HAK_REMOTE_NOTIFIED), *run = first, *last;
         superslab_t *ss = hak_ss_of(s);
         uint32_t n = 0;

@@ -244,10 +244,6 @@ void hak_large_totals(hak_large_totals_t *out) {
     out->active_bytes = atomic_load_explicit(&active_bytes, memory_order_relaxed);
 }
 
-bool hak_large_has_cached(void) {
-    return __atomic_load_n(&cache_count, __ATOMIC_RELAXED) != 0;
-}
-
 void hak_large_fork_prepare(void) { pthread_mutex_lock(&large_lock); }
 void hak_large_fork_parent(void) { pthread_mutex_unlock(&large_lock); }
 void hak_large_fork_child(void) { pthread_mutex_init(&large_lock, NULL); }

@@ -16,7 +16,6 @@ typedef struct hak_large_totals {
     uint64_t allocs, frees, active, active_bytes, cached, cached_bytes;
 } hak_large_totals_t;
 void hak_large_totals(hak_large_totals_t *out);
-bool hak_large_has_cached(void);
 
 void hak_large_fork_prepare(void);
 void hak_large_fork_parent(void);

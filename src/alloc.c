@@ -34,6 +34,8 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
     }
     b->head = *(void **)p;
     hak_bin_took(b, 1);
+    if (unlikely(HAK_DEBUG || hak_load(&hak_params.debug_checks)))
+        ((uint64_t *)p)[1] = 0; /* no longer "all junk": see small_free */
     return p;
 }
 
@@ -113,8 +115,13 @@ static void small_free(void *p, unsigned cls) {
         for (void *q = b->head; q; q = *(void **)q)
             if (q == p) report_double_free(p, cls);
         check_not_in_slab(hak_tls.heap, p, cls);
+        /* still all junk since its last free: freed again, by this thread or
+         * any other (allocation clears the second word) */
+        size_t size = hak_classes[cls].size, i = sizeof(void *);
+        while (i < size && ((unsigned char *)p)[i] == HAK_JUNK) i++;
+        if (i == size) report_double_free(p, cls);
         canary_check(p, cls);
-        memset((char *)p + sizeof(void *), HAK_JUNK, hak_classes[cls].size - sizeof(void *));
+        memset((char *)p + sizeof(void *), HAK_JUNK, size - sizeof(void *));
     }
     *(void **)p = b->head;
     b->head = p;

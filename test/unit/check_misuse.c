@@ -93,6 +93,15 @@ static void use_after_free_write(void) {
     memcpy(v[N / 2], "overwritten!", 12);
     for (int i = 1; i < N; i++) v[i] = hak_malloc(64);
 }
+static void *free_it(void *p) { hak_free(p); return NULL; }
+static void double_free_other_thread(void) {
+    enable_checks();
+    void *p = hak_malloc(48);
+    hak_free(p);
+    pthread_t t;
+    pthread_create(&t, NULL, free_it, p); /* the second free, elsewhere */
+    pthread_join(t, NULL);
+}
 static void overflow_past_end(void) {
     enable_checks();
     char *p = hak_malloc(20);
@@ -122,6 +131,7 @@ START_TEST(double_frees_are_reported) {
     expect_abort(double_free_large, "double free of large block 0x");
     expect_abort(double_free_after_flush, "double free of 0x");
     expect_abort(double_free_after_others, "double free of 0x");
+    expect_abort(double_free_other_thread, "double free of 0x");
 }
 END_TEST
 

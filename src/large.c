@@ -171,18 +171,21 @@ static large_hdr_t *remap(large_hdr_t *h, size_t need) {
     if (need > h->map_size && limit &&
         atomic_load_explicit(&hak_os_mapped, memory_order_relaxed) + need - h->map_size > limit)
         return NULL;
-    void *old_user = h->user;
+    void *old_user = h->user; /* h itself moves with the pages */
     size_t old_size = h->map_size;
     void *r = mremap(h->base, h->map_size, need, 0); /* in place */
     if (r == MAP_FAILED) {
         void *target = hak_os_reserve(need, HAK_SS_SIZE);
         if (!target) return NULL;
+        /* forget the old chunk while its range is still ours: once the pages
+         * move, another thread may map a block of its own there */
+        hak_segmap_set(old_user, HAK_SEG_NONE);
         r = mremap(h->base, h->map_size, need, MREMAP_MAYMOVE | MREMAP_FIXED, target);
         if (r == MAP_FAILED) {
+            hak_segmap_set(old_user, HAK_SEG_LARGE);
             munmap(target, need);
             return NULL;
         }
-        hak_segmap_set(old_user, HAK_SEG_NONE); /* the old header is gone now */
         h = r;
         h->base = r;
         h->user = (char *)r + h->offset;

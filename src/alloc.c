@@ -125,7 +125,7 @@ static void small_free(void *p, unsigned cls) {
     }
     *(void **)p = b->head;
     b->head = p;
-    b->in++;
+    HAK_BIN_ADD(b->in, 1);
     uint32_t count = hak_bin_count(b);
     if (count > b->cap) hak_flush(hak_tls.heap, b, cls, count - b->cap / 2);
 }

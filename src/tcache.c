@@ -53,7 +53,7 @@ void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls) {
     if (!got) return NULL;
     *(void **)tail = bin->head;
     bin->head = head;
-    bin->in += got;
+    HAK_BIN_ADD(bin->in, got);
     hak_class_stats_t *st = &h->stats[cls];
     hak_bump(&st->refills, 1);
     hak_bump(&st->refill_blocks, got);

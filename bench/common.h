@@ -25,24 +25,6 @@
 #else
 static void *volatile bench_escape_sink;
 #define BENCH_ESCAPE(p) (bench_escape_sink = (void *)(p))
-/* Peak RSS of this process, printed to stderr at exit as "bench: VmHWM <n> kB".
- * run-bench prefers it to wait4()'s ru_maxrss, which on Linux also counts the
- * high-water mark of the process image that exec() replaced (a Python parent
- * adds ~14 MiB to every child). */
-static void bench_print_hwm(void)
-{
-	long kb = bench_status_kb("VmHWM");
-	if (kb >= 0)
-		fprintf(stderr, "bench: VmHWM %ld kB\n", kb);
-}
-
-#if defined(__GNUC__)
-__attribute__((constructor)) static void bench_init_hwm(void)
-{
-	atexit(bench_print_hwm);
-}
-#endif
-
 #endif
 
 static inline double bench_now(void)

@@ -51,10 +51,26 @@ static void ss_list_push(superslab_t **list, superslab_t *ss) {
     *list = ss;
 }
 
+/* The bits of the n pages starting at first. */
+static uint32_t run_bits(unsigned n, unsigned first) {
+    return (n >= 32 ? ALL_PAGES : ((1u << n) - 1)) << first;
+}
+
+/* No run left for a new slab: page 0 alone serves no one-page slab. */
+static bool ss_no_room(const superslab_t *ss) { return (ss->free_pages & ~1u) == 0; }
+
+/* Pages of ss become purgeable (under ss->lock): the purge delay counts from
+ * the first of them. */
+static void mark_dirty(superslab_t *ss, uint32_t bits) {
+    if ((ss->dirty_pages & (ss->free_pages | ss->retained_pages)) == 0)
+        ss->dirty_since_ms = hak_now_ms();
+    ss->dirty_pages |= bits;
+}
+
 /* First run of n free pages in the bitmap, or -1.  Runs are aligned to
  * their size; one-page slabs never take page 0 (the header's page). */
 static int find_run(uint32_t free_pages, unsigned n) {
-    uint32_t mask = n >= 32 ? ALL_PAGES : ((1u << n) - 1);
+    uint32_t mask = run_bits(n, 0);
     for (unsigned i = n == 1 ? 1 : 0; i + n <= HAK_SS_PAGES; i += n)
         if (((free_pages >> i) & mask) == mask) return (int)i;
     return -1;
@@ -62,12 +78,12 @@ static int find_run(uint32_t free_pages, unsigned n) {
 
 static slab_t *carve(heap_t *h, superslab_t *ss, unsigned first, unsigned cls) {
     unsigned n = hak_classes[cls].slab_pages;
-    uint32_t bits = (n >= 32 ? ALL_PAGES : ((1u << n) - 1)) << first;
+    uint32_t bits = run_bits(n, first);
     hak_spin_lock(&ss->lock);
     ss->free_pages &= ~bits;
     ss->dirty_pages &= ~bits; /* about to be written anyway */
     hak_spin_unlock(&ss->lock);
-    if ((ss->free_pages & ~1u) == 0) { /* full: no longer a candidate for new slabs */
+    if (ss_no_room(ss)) { /* full: no longer a candidate for new slabs */
         ss_list_remove(&h->ss_list, ss);
         ss_list_push(&h->ss_full, ss);
     }
@@ -109,17 +125,15 @@ slab_t *hak_slab_new(heap_t *h, unsigned cls) {
 void hak_slab_release(heap_t *h, slab_t *s) {
     superslab_t *ss = hak_ss_of(s);
     unsigned n = s->npages, first = s->page;
-    uint32_t bits = (n >= 32 ? ALL_PAGES : ((1u << n) - 1)) << first;
+    uint32_t bits = run_bits(n, first);
     hak_bump(&h->stats[s->cls].slabs, (uint64_t)-1);
     for (unsigned i = first; i < first + n; i++)
         __atomic_store_n(&ss->page_class[i], (uint8_t)HAK_CLASS_NONE, __ATOMIC_RELEASE);
     s->state = HAK_SLAB_UNUSED;
-    bool was_full = (ss->free_pages & ~1u) == 0;
+    bool was_full = ss_no_room(ss);
     hak_spin_lock(&ss->lock);
-    if ((ss->dirty_pages & (ss->free_pages | ss->retained_pages)) == 0)
-        ss->dirty_since_ms = hak_now_ms();
+    mark_dirty(ss, bits);
     ss->free_pages |= bits;
-    ss->dirty_pages |= bits;
     ss->retained_pages &= ~bits;
     hak_spin_unlock(&ss->lock);
     if (was_full) {
@@ -154,28 +168,24 @@ size_t hak_ss_purge(superslab_t *ss, uint64_t now_ms, uint64_t delay_ms) {
     return purged;
 }
 
-static uint32_t slab_bits(const slab_t *s) {
-    return (s->npages >= 32 ? ALL_PAGES : ((1u << s->npages) - 1)) << s->page;
-}
-
 void hak_slab_retain(slab_t *s) {
     superslab_t *ss = hak_ss_of(s);
     /* every block is back: forget the free list, carve afresh next time, so
      * the pages' contents no longer matter and the purger may drop them */
     s->free = NULL;
     s->bump = hak_slab_start(ss, s);
+    uint32_t bits = run_bits(s->npages, s->page);
     hak_spin_lock(&ss->lock);
-    if ((ss->dirty_pages & (ss->free_pages | ss->retained_pages)) == 0)
-        ss->dirty_since_ms = hak_now_ms();
-    ss->retained_pages |= slab_bits(s);
-    ss->dirty_pages |= slab_bits(s);
+    mark_dirty(ss, bits);
+    ss->retained_pages |= bits;
     hak_spin_unlock(&ss->lock);
 }
 
 void hak_slab_unretain(slab_t *s) {
     superslab_t *ss = hak_ss_of(s);
+    uint32_t bits = run_bits(s->npages, s->page);
     hak_spin_lock(&ss->lock);
-    ss->retained_pages &= ~slab_bits(s);
-    ss->dirty_pages &= ~slab_bits(s);
+    ss->retained_pages &= ~bits;
+    ss->dirty_pages &= ~bits;
     hak_spin_unlock(&ss->lock);
 }

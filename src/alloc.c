@@ -34,8 +34,8 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
     }
     b->head = *(void **)p;
     hak_bin_took(b, 1);
-    if (unlikely(HAK_DEBUG || hak_load(&hak_params.debug_checks)))
-        ((uint64_t *)p)[1] = 0; /* no longer "all junk": see small_free */
+    if (unlikely(hak_checks_on()))
+        ((uint64_t *)p)[1] = 0; /* no longer "all junk": see check_free_fully */
     return p;
 }
 
@@ -76,8 +76,6 @@ static void check_not_in_slab(heap_t *h, void *p, unsigned cls) {
 #define HAK_TRAILER_TAG 0x484b4331ull /* "HKC1" */
 #define HAK_CANARY_ROOM 16            /* at least 8 canary bytes + the trailer */
 
-static bool checks_on(void) { return HAK_DEBUG || hak_load(&hak_params.debug_checks); }
-
 static void canary_set(void *p, unsigned cls, size_t n) {
     size_t end = hak_classes[cls].size - 8;
     uint64_t trailer = HAK_TRAILER_TAG << 32 | n;
@@ -104,6 +102,20 @@ static void canary_check(void *p, unsigned cls) {
                       "(%zu bytes in, class c%u)", p, n, i, cls);
 }
 
+/* debug.checks, at every free: p is not already free (in this thread's cache,
+ * in its slab, or still junk-filled since its last free, whichever thread
+ * freed it), its canary is intact; then it is junk-filled. */
+static void check_free_fully(const hak_bin_t *b, void *p, unsigned cls) {
+    for (void *q = b->head; q; q = *(void **)q)
+        if (q == p) report_double_free(p, cls);
+    check_not_in_slab(hak_tls.heap, p, cls);
+    size_t size = hak_classes[cls].size, i = sizeof(void *);
+    while (i < size && ((unsigned char *)p)[i] == HAK_JUNK) i++;
+    if (i == size) report_double_free(p, cls); /* allocation clears the second word */
+    canary_check(p, cls);
+    memset((char *)p + sizeof(void *), HAK_JUNK, size - sizeof(void *));
+}
+
 static void small_free(void *p, unsigned cls) {
     hak_bin_t *b = &hak_tls.bins[cls];
     if (p == b->head) report_double_free(p, cls);
@@ -111,18 +123,7 @@ static void small_free(void *p, unsigned cls) {
         if (hak_tls.state == HAK_THREAD_DEAD) { hak_dead_thread_free(p, cls); return; }
         if (!hak_thread_init()) { hak_dead_thread_free(p, cls); return; }
     }
-    if (HAK_DEBUG || hak_load(&hak_params.debug_checks)) {
-        for (void *q = b->head; q; q = *(void **)q)
-            if (q == p) report_double_free(p, cls);
-        check_not_in_slab(hak_tls.heap, p, cls);
-        /* still all junk since its last free: freed again, by this thread or
-         * any other (allocation clears the second word) */
-        size_t size = hak_classes[cls].size, i = sizeof(void *);
-        while (i < size && ((unsigned char *)p)[i] == HAK_JUNK) i++;
-        if (i == size) report_double_free(p, cls);
-        canary_check(p, cls);
-        memset((char *)p + sizeof(void *), HAK_JUNK, size - sizeof(void *));
-    }
+    if (hak_checks_on()) check_free_fully(b, p, cls);
     *(void **)p = b->head;
     b->head = p;
     HAK_BIN_ADD(b->in, 1);
@@ -133,7 +134,7 @@ static void small_free(void *p, unsigned cls) {
 void *hak_malloc_slow(size_t size) {
     hak_global_init();
     void *p;
-    if (unlikely(checks_on()) && size <= HAK_SMALL_MAX - HAK_CANARY_ROOM) {
+    if (unlikely(hak_checks_on()) && size <= HAK_SMALL_MAX - HAK_CANARY_ROOM) {
         if (size == 0) size = 1; /* a usable byte, as glibc gives */
         unsigned cls = hak_size_class(size + HAK_CANARY_ROOM);
         p = small_alloc(cls);
@@ -165,7 +166,7 @@ static size_t usable_size(void *p, const char *caller) {
     unsigned kind = hak_seg_kind_of(p);
     if (kind == HAK_SEG_SUPERSLAB) {
         unsigned cls = small_class_checked(p, caller);
-        size_t asked = checks_on() ? canary_size(p, cls) : SIZE_MAX;
+        size_t asked = hak_checks_on() ? canary_size(p, cls) : SIZE_MAX;
         return asked != SIZE_MAX ? asked : hak_classes[cls].size; /* the canary is not usable */
     }
     if (kind == HAK_SEG_LARGE || kind == HAK_SEG_LARGE_ALIGNED) return hak_large_usable(p, kind, caller);
@@ -198,8 +199,12 @@ HAK_EXPORT void *hak_realloc(void *p, size_t size) {
         old = hak_classes[cls].size;
         /* stay put while the block fits and is not mostly wasted (with
          * debug checks, always move: the canary follows the new size) */
-        if (size <= old && (size > old / 2 || cls < 8) && !checks_on()) return p;
-        if (checks_on() && canary_size(p, cls) != SIZE_MAX) old = canary_size(p, cls);
+        if (!hak_checks_on()) {
+            if (size <= old && (size > old / 2 || cls < 8)) return p;
+        } else {
+            size_t asked = canary_size(p, cls);
+            if (asked != SIZE_MAX) old = asked;
+        }
     } else if (kind == HAK_SEG_LARGE || kind == HAK_SEG_LARGE_ALIGNED) {
         void *q = hak_large_realloc(p, kind, size);
         if (q) return q;

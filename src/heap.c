@@ -37,7 +37,7 @@ void hak_heap_apply_params(heap_t *h) {
     }
     if (h->tls) {
         /* full checks need every free on the slow path: no caching then */
-        bool checks = HAK_DEBUG || hak_load(&hak_params.debug_checks);
+        bool checks = hak_checks_on();
         for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
             hak_bin_t *b = &h->tls->bins[cls];
             hak_bin_set_cap(b, checks ? 0 : hak_class_capacity(cls));

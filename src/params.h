@@ -21,7 +21,7 @@ typedef struct hak_params {
     uint32_t thp;                           /* os.thp: enum hak_thp_mode for new mappings */
     uint64_t large_cache_max;               /* large.cache_max: bytes of freed mappings kept */
     uint64_t mapped_limit;                  /* limit.mapped: 0 = none */
-    uint32_t debug_checks;                  /* debug.checks: full double-free checks at flush */
+    uint32_t debug_checks;                  /* debug.checks: no thread caching, every free checked in full, canaries */
     uint64_t epoch;                         /* bumped by every write */
 } hak_params_t;
 
@@ -42,6 +42,9 @@ static inline uint32_t hak_class_capacity(unsigned cls) {
     uint32_t ceiling = hak_load(&hak_params.tcache_capacity);
     return cap < ceiling ? cap : ceiling;
 }
+
+/* debug.checks in force (always in --enable-debug builds). */
+static inline bool hak_checks_on(void) { return HAK_DEBUG || hak_load(&hak_params.debug_checks); }
 
 /* Call after changing any field above. */
 static inline void hak_params_changed(void) {

@@ -4,6 +4,13 @@
 
 __thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
+/* Appends block b to the plain-linked chain *head .. *tail. */
+static inline void chain_add(void **head, void **tail, void *b) {
+    if (*tail) *(void **)*tail = b;
+    else *head = b;
+    *tail = b;
+}
+
 /* Takes up to k blocks from slab s onto the chain (*head .. *tail). */
 static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, void **head, void **tail) {
     if (s->used == 0) { /* an empty slab the warm pool kept: in use again */
@@ -16,18 +23,13 @@ static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, void **head, void **
     while (s->free && n < k) {
         void *b = s->free;
         s->free = hak_link_get(ss, s, b);
-        if (*tail) *(void **)*tail = b;
-        else *head = b;
-        *tail = b;
+        chain_add(head, tail, b);
         n++;
     }
     size_t size = hak_classes[s->cls].size;
     while (n < k && s->bump < s->end) {
-        void *b = s->bump;
+        chain_add(head, tail, s->bump);
         s->bump += size;
-        if (*tail) *(void **)*tail = b;
-        else *head = b;
-        *tail = b;
         n++;
     }
     s->used = (uint16_t)(s->used + n);
@@ -39,9 +41,11 @@ void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls) {
     if (unlikely(__atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != h->params_epoch))
         hak_heap_apply_params(h);
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_remote_collect(h);
+    /* refill_count blocks, no more than the cache has room for, at least one */
     uint32_t count = hak_bin_count(bin);
+    uint32_t room = count < bin->cap ? bin->cap - count : 0;
     uint32_t want = hak_load(&hak_params.refill_count);
-    if (want > bin->cap - count || count > bin->cap) want = count < bin->cap ? bin->cap - count : 0;
+    if (want > room) want = room;
     if (want == 0) want = 1;
     void *head = NULL, *tail = NULL;
     uint32_t got = 0;

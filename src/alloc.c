@@ -54,6 +54,15 @@ static unsigned small_class_checked(void *p, const char *caller) {
     return cls;
 }
 
+/* What hakmem keeps at p: a SuperSlab or a large block; anything else is
+ * reported on behalf of caller. */
+static unsigned kind_checked(void *p, const char *caller) {
+    unsigned kind = hak_seg_kind_of(p);
+    if (kind != HAK_SEG_SUPERSLAB && kind != HAK_SEG_LARGE && kind != HAK_SEG_LARGE_ALIGNED)
+        hak_fatal("%s(): invalid pointer %p (not allocated by hakmem)", caller, p);
+    return kind;
+}
+
 static HAK_COLD void report_double_free(void *p, unsigned cls) {
     hak_fatal("free(): double free of %p (class c%u, %u bytes)", p, cls, hak_classes[cls].size);
 }
@@ -150,10 +159,9 @@ void *hak_malloc_slow(size_t size) {
 
 void hak_free_slow(void *p) {
     if (!p) return;
-    unsigned kind = hak_seg_kind_of(p);
+    unsigned kind = kind_checked(p, "free");
     if (kind == HAK_SEG_SUPERSLAB) small_free(p, small_class_checked(p, "free"));
-    else if (kind == HAK_SEG_LARGE || kind == HAK_SEG_LARGE_ALIGNED) hak_large_free(p, kind);
-    else hak_fatal("free(): invalid pointer %p (not allocated by hakmem)", p);
+    else hak_large_free(p, kind);
     hak_purge_poll();
 }
 
@@ -163,14 +171,11 @@ HAK_EXPORT void *hak_malloc(size_t size) { return hak_malloc_fast(size); }
 HAK_EXPORT void hak_free(void *p) { hak_free_fast(p); }
 
 static size_t usable_size(void *p, const char *caller) {
-    unsigned kind = hak_seg_kind_of(p);
-    if (kind == HAK_SEG_SUPERSLAB) {
-        unsigned cls = small_class_checked(p, caller);
-        size_t asked = hak_checks_on() ? canary_size(p, cls) : SIZE_MAX;
-        return asked != SIZE_MAX ? asked : hak_classes[cls].size; /* the canary is not usable */
-    }
-    if (kind == HAK_SEG_LARGE || kind == HAK_SEG_LARGE_ALIGNED) return hak_large_usable(p, kind, caller);
-    hak_fatal("%s(): invalid pointer %p (not allocated by hakmem)", caller, p);
+    unsigned kind = kind_checked(p, caller);
+    if (kind != HAK_SEG_SUPERSLAB) return hak_large_usable(p, kind, caller);
+    unsigned cls = small_class_checked(p, caller);
+    size_t asked = hak_checks_on() ? canary_size(p, cls) : SIZE_MAX;
+    return asked != SIZE_MAX ? asked : hak_classes[cls].size; /* the canary is not usable */
 }
 
 HAK_EXPORT size_t hak_malloc_usable_size(void *p) {
@@ -192,7 +197,7 @@ HAK_EXPORT void *hak_calloc(size_t n, size_t size) {
 HAK_EXPORT void *hak_realloc(void *p, size_t size) {
     if (!p) return hak_malloc(size);
     if (size == 0) { hak_free(p); return NULL; } /* as glibc does */
-    unsigned kind = hak_seg_kind_of(p);
+    unsigned kind = kind_checked(p, "realloc");
     size_t old;
     if (kind == HAK_SEG_SUPERSLAB) {
         unsigned cls = small_class_checked(p, "realloc");
@@ -205,12 +210,10 @@ HAK_EXPORT void *hak_realloc(void *p, size_t size) {
             size_t asked = canary_size(p, cls);
             if (asked != SIZE_MAX) old = asked;
         }
-    } else if (kind == HAK_SEG_LARGE || kind == HAK_SEG_LARGE_ALIGNED) {
+    } else {
         void *q = hak_large_realloc(p, kind, size);
         if (q) return q;
         old = hak_large_usable(p, kind, "realloc");
-    } else {
-        hak_fatal("realloc(): invalid pointer %p (not allocated by hakmem)", p);
     }
     void *q = hak_malloc(size);
     if (!q) return NULL; /* p stays valid */

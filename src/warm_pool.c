@@ -1,10 +1,11 @@
 /* The warm pool: per heap and class, the slabs that still have free blocks,
  * hottest first.  Refills take from its head.  When it runs dry the heap
  * carves a new slab and, to keep the next misses away, prefills the pool
- * with prefill.budget more (classes up to 8 KiB, whose slabs are one page).  Up to warm_pool.capacity completely empty slabs
- * per class stay in the pool instead of going back to their SuperSlab, so a
- * workload that empties and refills one slab does not churn pages; their
- * pages are still purged after the purge delay (hak_slab_retain). */
+ * with prefill.budget more (classes up to 8 KiB, whose slabs are one page).
+ * Up to warm_pool.capacity completely empty slabs per class stay in the pool
+ * instead of going back to their SuperSlab, so a workload that empties and
+ * refills one slab does not churn pages; their pages are still purged after
+ * the purge delay (hak_slab_retain). */
 #include "heap.h"
 #include "params.h"
 

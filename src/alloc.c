@@ -18,7 +18,7 @@
 /* ---- Small blocks: the slow side of the thread cache ------------------- */
 
 static HAK_NOINLINE void *small_alloc(unsigned cls) {
-    hak_bin_t *b = &hak_tls.bins[cls];
+    hak_bin_t *b = hak_bin(&hak_tls, cls);
     void *p = b->head;
     if (!p) {
         if (unlikely(hak_tls.state != HAK_THREAD_ACTIVE)) {
@@ -126,7 +126,7 @@ static void check_free_fully(const hak_bin_t *b, void *p, unsigned cls) {
 }
 
 static void small_free(void *p, unsigned cls) {
-    hak_bin_t *b = &hak_tls.bins[cls];
+    hak_bin_t *b = hak_bin(&hak_tls, cls);
     if (p == b->head) report_double_free(p, cls);
     if (unlikely(hak_tls.state != HAK_THREAD_ACTIVE)) {
         if (hak_tls.state == HAK_THREAD_DEAD) { hak_dead_thread_free(p, cls); return; }
@@ -294,7 +294,7 @@ static uint64_t thread_bytes(bool freed) {
     uint64_t bytes = freed ? hak_tls.large_freed : hak_tls.large_allocated;
     if (!h) return bytes;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-        const hak_bin_t *b = &hak_tls.bins[c];
+        const hak_bin_t *b = hak_bin(&hak_tls, c);
         uint64_t blocks = freed ? b->in - (hak_load(&h->stats[c].refill_blocks) - h->thread_base_refill[c])
                                 : hak_bin_out(b) - (hak_load(&h->stats[c].flush_blocks) - h->thread_base_flush[c]);
         bytes += blocks * hak_classes[c].size;

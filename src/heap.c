@@ -39,9 +39,9 @@ void hak_heap_apply_params(heap_t *h) {
         /* full checks need every free on the slow path: no caching then */
         bool checks = hak_checks_on();
         for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
-            hak_bin_t *b = &h->tls->bins[cls];
+            hak_bin_t *b = hak_bin(h->tls, cls);
             hak_bin_set_cap(b, checks ? 0 : hak_class_capacity(cls));
-            b->magic = hak_block_magic(cls);
+            b->nmagic = hak_block_nmagic(cls);
             uint32_t count = hak_bin_count(b);
             if (count > b->cap) hak_flush(h, b, cls, count - b->cap);
         }
@@ -83,12 +83,10 @@ static void thread_exit(void *arg) {
     if (!h || hak_tls.heap != h) return;
     hak_tcache_flush_all(h);
     pthread_mutex_lock(&hak_heaps_lock);
-    for (unsigned cls = 0; cls <= HAK_NCLASSES; cls++) {
-        hak_bin_t *b = &hak_tls.bins[cls];
-        if (cls < HAK_NCLASSES) {
-            hak_bump(&h->dead_in[cls], b->in);
-            hak_bump(&h->dead_out[cls], hak_bin_out(b));
-        }
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
+        hak_bin_t *b = hak_bin(&hak_tls, cls);
+        hak_bump(&h->dead_in[cls], b->in);
+        hak_bump(&h->dead_out[cls], hak_bin_out(b));
         b->head = NULL;
         hak_store(&b->cap, 0);
         hak_store(&b->in, 0);

@@ -4,6 +4,7 @@
 #include "init.h"
 #include "large.h"
 #include "os.h"
+#include "pagemap.h"
 #include "purge.h"
 #include "stats_print.h"
 #include <string.h>
@@ -22,6 +23,7 @@ void hak_global_init_slow(void) {
         uintptr_t secret = (uintptr_t)&hak_init_state * 0x9e3779b97f4a7c15ull;
         if (rnd) memcpy(&secret, rnd, sizeof secret);
         hak_link_secret = secret | 1;
+        hak_pagemap_init();
         hak_global_key_create();
         atomic_store_explicit(&hak_init_state, 2, memory_order_release);
         return;

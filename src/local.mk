@@ -6,6 +6,7 @@ HAK_SOURCES = \
 	src/init.c \
 	src/large.c \
 	src/os.c \
+	src/pagemap.c \
 	src/params.c \
 	src/purge.c \
 	src/remote.c \
@@ -21,7 +22,7 @@ HAK_SOURCES = \
 	src/ctl_tree.c \
 	src/conf.c
 
-noinst_HEADERS = src/util.h src/size_class.h src/params.h src/os.h src/segmap.h \
+noinst_HEADERS = src/util.h src/size_class.h src/params.h src/os.h src/pagemap.h src/segmap.h \
 	src/superslab.h src/heap.h src/tcache.h src/init.h src/purge.h src/large.h src/stats.h \
 	src/stats_print.h
 noinst_HEADERS += src/ctl.h

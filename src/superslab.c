@@ -2,6 +2,7 @@
  * back, and purging the pages nobody uses. */
 #include "heap.h"
 #include "os.h"
+#include "pagemap.h"
 #include "params.h"
 #include <string.h>
 
@@ -19,6 +20,14 @@ _Atomic size_t hak_ss_count;
 _Atomic size_t hak_ss_pooled;
 
 #define ALL_PAGES 0xffffffffu
+
+/* A page's class, in its SuperSlab (slow paths) and in the page map (the
+ * free fast path, which stores class + 1 so that 0 means "no slab"). */
+static void page_class_set(superslab_t *ss, unsigned page, unsigned cls) {
+    hak_pagemap_set((char *)ss + ((size_t)page << HAK_PAGE_SHIFT),
+                    cls == HAK_CLASS_NONE ? 0 : cls + 1);
+    __atomic_store_n(&ss->page_class[page], (uint8_t)cls, __ATOMIC_RELEASE);
+}
 
 static superslab_t *ss_map_new(void) {
     void *p = hak_os_map(HAK_SS_SIZE, HAK_SS_SIZE, hak_load(&hak_params.prefault) != 0);
@@ -102,7 +111,7 @@ static slab_t *carve(heap_t *h, superslab_t *ss, unsigned first, unsigned cls) {
     s->state = HAK_SLAB_FULL; /* not in the warm pool until pushed */
     for (unsigned i = first; i < first + n; i++) {
         ss->page_slab[i] = (uint8_t)first;
-        __atomic_store_n(&ss->page_class[i], (uint8_t)cls, __ATOMIC_RELEASE);
+        page_class_set(ss, i, cls);
     }
     hak_bump(&h->stats[cls].slabs, 1);
     return s;
@@ -127,8 +136,7 @@ void hak_slab_release(heap_t *h, slab_t *s) {
     unsigned n = s->npages, first = s->page;
     uint32_t bits = run_bits(n, first);
     hak_bump(&h->stats[s->cls].slabs, (uint64_t)-1);
-    for (unsigned i = first; i < first + n; i++)
-        __atomic_store_n(&ss->page_class[i], (uint8_t)HAK_CLASS_NONE, __ATOMIC_RELEASE);
+    for (unsigned i = first; i < first + n; i++) page_class_set(ss, i, HAK_CLASS_NONE);
     s->state = HAK_SLAB_UNUSED;
     bool was_full = ss_no_room(ss);
     hak_spin_lock(&ss->lock);

@@ -3,7 +3,8 @@
  * region, so any block's metadata is found by masking its address:
  *
  *   ss   = p & ~(2 MiB - 1)         page = (p >> 16) & 31
- *   ss->page_class[page]            the class, read by the free fast path
+ *   ss->page_class[page]            the class (the free fast path reads the
+ *                                   same, plus one, from the page map)
  *   ss->slabs[ss->page_slab[page]]  the slab, read by slow paths
  *
  * A SuperSlab belongs to one heap (the heap that carves it); its slabs and
@@ -48,7 +49,7 @@ typedef struct slab {
 } slab_t;
 
 typedef struct superslab {
-    uint8_t page_class[HAK_SS_PAGES]; /* first: the fast path reads it at offset 0 */
+    uint8_t page_class[HAK_SS_PAGES]; /* mirrored, plus one, in the page map */
     uint8_t page_slab[HAK_SS_PAGES];  /* first page of the slab holding each page */
     uint32_t magic;
     uint32_t free_pages;              /* bitmap of unused pages (under lock) */
@@ -66,7 +67,6 @@ typedef struct superslab {
 } superslab_t;
 
 _Static_assert(sizeof(superslab_t) <= HAK_SS_HDR, "SuperSlab header must fit its reserve");
-_Static_assert(offsetof(superslab_t, page_class) == 0, "fast path reads page_class at 0");
 
 static inline superslab_t *hak_ss_of(const void *p) {
     return (superslab_t *)((uintptr_t)p & ~(uintptr_t)HAK_SS_MASK);
@@ -79,7 +79,7 @@ static inline slab_t *hak_slab_of(superslab_t *ss, const void *p) {
 }
 /* Blocks are laid out to end exactly at the slab's end (a page boundary), so
  * the free fast path can tell a block start from the distance to the page
- * end (tcache.h).  Slabs of one page never use page 0, which holds the
+ * end, and the slack is before the first block (tcache.h).  Slabs of one page never use page 0, which holds the
  * header; larger slabs may start there, since it holds no header beyond its
  * first 4 KiB and their blocks are checked on the slow path. */
 static inline char *hak_slab_start(superslab_t *ss, const slab_t *s) {

@@ -110,5 +110,5 @@ void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
 void hak_tcache_flush_all(heap_t *h) {
     hak_tls_t *t = &hak_tls;
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++)
-        hak_flush(h, &t->bins[cls], cls, hak_bin_count(&t->bins[cls]));
+        hak_flush(h, hak_bin(t, cls), cls, hak_bin_count(hak_bin(t, cls)));
 }

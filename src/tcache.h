@@ -1,7 +1,7 @@
 /* The unified cache: per thread, per class, a LIFO list of free blocks.
  * This header is the whole fast path.  A malloc that hits the cache is a
- * table lookup and a pop; a free is a segment-map test, a byte load for the
- * class and a push.  No atomics, no locks, no calls; everything else is in
+ * table lookup and a pop; a free is a page-map load for the class, two
+ * misuse checks and a push.  No atomics, no locks, no calls; everything else is in
  * the out-of-line slow paths (alloc.c, tcache.c).
  *
  * The cache counts blocks that come in (frees and refills) and go out
@@ -13,26 +13,44 @@
 #define HAK_TCACHE_H
 
 #include "size_class.h"
-#include "segmap.h"
+#include "pagemap.h"
 
 typedef struct hak_bin {
     void *head;
     uint64_t in;    /* frees + refilled blocks */
     uint64_t limit; /* out + cap, where out = mallocs + flushed blocks */
-    uint32_t cap;   /* 0 until the thread is set up, and for HAK_CLASS_NONE */
-    /* ceil(2^32 / size) for classes whose slabs are one page, else 0: a
-     * pointer is a block start iff its distance d to the page end gives
-     * (uint32_t)(d * magic) < magic (d < 2^16; Lemire's divisibility test) */
-    uint32_t magic;
+    uint32_t cap;   /* 0 until the thread is set up, and in the no-class bin */
+    /* For classes whose slabs are one page, -ceil(2^32 / size) mod 2^32; for
+     * the others 0xffffffff, which no pointer passes (always the slow path).
+     * See hak_block_start_fast. */
+    uint32_t nmagic;
 } hak_bin_t;
 
-static inline uint32_t hak_block_magic(unsigned cls) {
-    if (cls >= HAK_NCLASSES || hak_classes[cls].slab_pages != 1) return 0;
-    return (uint32_t)(0xffffffffu / hak_classes[cls].size + 1);
+/* The free fast path's two misuse checks (a pointer inside a block, the
+ * double free of the block just freed) stay on in every build; compiling
+ * them out (CPPFLAGS=-DHAK_FAST_CHECKS=0) exists only to measure their cost
+ * (bench/run-bench --variant). */
+#ifndef HAK_FAST_CHECKS
+#define HAK_FAST_CHECKS 1
+#endif
+
+#define HAK_NMAGIC_NEVER 0xffffffffu
+
+static inline uint32_t hak_block_nmagic(unsigned cls) {
+    if (cls >= HAK_NCLASSES || hak_classes[cls].slab_pages != 1) return HAK_NMAGIC_NEVER;
+    return 0u - (uint32_t)(0xffffffffu / hak_classes[cls].size + 1);
 }
-static inline bool hak_block_start_fast(const void *p, uint32_t magic) {
-    uint32_t to_page_end = (uint32_t)(0u - (uintptr_t)p) & 0xffffu;
-    return (uint32_t)(to_page_end * magic) < magic;
+/* Blocks of one-page slabs end at the page end, so p is a block start iff
+ * its distance d to the page end (1..65536) is a multiple of the size.  With
+ * magic = ceil(2^32 / size), that is (uint32_t)(d * magic) < magic (Lemire's
+ * divisibility test, exact for d <= 2^16 and size <= 2^15).  The low 32 bits
+ * of p | 0xffff0000 are -d, and -d * -magic = d * magic, so the product needs
+ * no subtraction; and x < magic is exactly "x + (2^32 - magic) does not
+ * carry".  A pointer at a page start is d = 65536: a block start only for
+ * sizes dividing the page, never one in the slack before the first block. */
+static inline bool hak_block_start_fast(const void *p, uint32_t nmagic) {
+    uint32_t x = ((uint32_t)(uintptr_t)p | 0xffff0000u) * nmagic;
+    return !__builtin_add_overflow(x, nmagic, &x);
 }
 
 /* The counts (in, limit, cap) are written by the owner thread only and read
@@ -59,7 +77,10 @@ static inline void hak_bin_set_cap(hak_bin_t *b, uint32_t cap) {
 enum hak_thread_state { HAK_THREAD_NEW = 0, HAK_THREAD_ACTIVE, HAK_THREAD_DEAD };
 
 typedef struct hak_tls {
-    hak_bin_t bins[HAK_NCLASSES + 1];  /* + the HAK_CLASS_NONE bin */
+    /* indexed by page-map value: bin_by_page[0] is the no-class bin, which
+     * sends every free to the slow path; class c's bin is bin_by_page[c + 1]
+     * (hak_bin) */
+    hak_bin_t bin_by_page[HAK_NCLASSES + 1];
     struct heap *heap;
     int state;                         /* enum hak_thread_state */
     uint64_t large_allocated, large_freed; /* bytes in large blocks, this thread */
@@ -67,12 +88,14 @@ typedef struct hak_tls {
 
 extern __thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
+static inline hak_bin_t *hak_bin(hak_tls_t *t, unsigned cls) { return &t->bin_by_page[cls + 1]; }
+
 void *hak_malloc_slow(size_t size) HAK_NOINLINE;
 void hak_free_slow(void *p) HAK_NOINLINE;
 
 static inline void *hak_malloc_fast(size_t size) {
     if (likely(size <= HAK_TINY_MAX)) {
-        hak_bin_t *b = &hak_tls.bins[hak_tiny_class_of[size]];
+        hak_bin_t *b = hak_bin(&hak_tls, hak_tiny_class_of[size]);
         void *p = b->head;
         if (likely(p != NULL)) {
             b->head = *(void **)p;
@@ -84,18 +107,18 @@ static inline void *hak_malloc_fast(size_t size) {
 }
 
 static inline void hak_free_fast(void *p) {
-    uintptr_t chunk = (uintptr_t)p >> HAK_SS_SHIFT;
-    /* NULL, foreign pointers and large blocks all leave here */
-    if (unlikely(chunk >= HAK_SEGMAP_N || hak_segmap[chunk] != HAK_SEG_SUPERSLAB)) {
+    uintptr_t page = (uintptr_t)p >> HAK_PAGEMAP_SHIFT;
+    /* NULL, foreign pointers and large blocks: page-map value 0, or beyond */
+    if (unlikely(page >= hak_pagemap_pages)) {
         hak_free_slow(p);
         return;
     }
-    const uint8_t *page_class = (const uint8_t *)((uintptr_t)p & ~(uintptr_t)HAK_SS_MASK);
-    hak_bin_t *b = &hak_tls.bins[page_class[((uintptr_t)p >> 16) & 31]];
-    /* full cache, unset thread, a page holding no blocks, a pointer inside a
-     * block (or a class checked on the slow path), and the cheapest double
-     * free (the block just freed) all leave here */
-    if (unlikely(b->in >= b->limit || !hak_block_start_fast(p, b->magic) || p == b->head)) {
+    hak_bin_t *b = &hak_tls.bin_by_page[hak_pagemap[page]];
+    /* full cache, unset thread, no slab of ours, a pointer inside a block (or
+     * a class checked on the slow path), and the cheapest double free (the
+     * block just freed) all leave here */
+    if (unlikely(b->in >= b->limit ||
+                 (HAK_FAST_CHECKS && (!hak_block_start_fast(p, b->nmagic) || p == b->head)))) {
         hak_free_slow(p);
         return;
     }

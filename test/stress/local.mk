@@ -37,7 +37,7 @@ test_stress_stress_threads_SOURCES = test/stress/stress_threads.c
 test_stress_stress_threads_LDADD = $(PTHREAD_LIBS)
 TESTS += test/stress/preloaded
 EXTRA_DIST += test/stress/preloaded
-CLEANFILES += test/stress/*.preloaded.out test/unit/*.preloaded.out
+CLEANFILES += test/stress/*.preloaded.out test/unit/*.preloaded.out test/unit/*.nopagemap.out
 
 # The soak: minutes, not part of 'make check'.  SOAK_SECONDS sets its length.
 EXTRA_PROGRAMS += test/stress/soak

@@ -43,22 +43,26 @@ START_TEST(size_classes_cover_and_waste) {
 END_TEST
 
 /* The free fast path's block-start test agrees with the modulo for every
- * class with one-page slabs and every distance to the page end. */
+ * class with one-page slabs and every distance to the page end, 1..65536:
+ * blocks end at the page end, so a page start is a block start only for a
+ * size that divides the page, never a pointer into the slack before the
+ * first block. */
 START_TEST(fast_block_start_test_is_exact) {
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-        uint32_t magic = hak_block_magic(c);
+        uint32_t nmagic = hak_block_nmagic(c);
         if (hak_classes[c].slab_pages != 1) {
-            ck_assert_uint_eq(magic, 0); /* always the slow path */
+            ck_assert_uint_eq(nmagic, HAK_NMAGIC_NEVER); /* always the slow path */
             continue;
         }
         unsigned bad = 0;
-        for (uintptr_t d = 0; d < 65536; d++) {
-            uintptr_t p = (uintptr_t)1 << 30 | ((65536 - d) & 0xffff); /* d bytes below a page end */
-            bad += hak_block_start_fast((void *)p, magic) != (d % hak_classes[c].size == 0);
+        for (uintptr_t d = 1; d <= 65536; d++) {
+            uintptr_t p = ((uintptr_t)1 << 30) - d; /* d bytes below a page end */
+            bad += hak_block_start_fast((void *)p, nmagic) != (d % hak_classes[c].size == 0);
         }
         ck_assert_msg(bad == 0, "class c%u: %u distances misjudged", c, bad);
     }
-    ck_assert(!hak_block_start_fast((void *)0x12345670, 0));
+    for (uintptr_t d = 1; d <= 65536; d++)
+        ck_assert(!hak_block_start_fast((void *)(((uintptr_t)1 << 30) - d), HAK_NMAGIC_NEVER));
 }
 END_TEST
 
@@ -215,21 +219,21 @@ START_TEST(live_capacity_change_reaches_thread) {
 #if HAK_DEBUG
     /* debug builds check every free in full: the thread caches stay off */
     for (int i = 0; i < 50; i++) hak_free(hak_malloc(100));
-    ck_assert_uint_eq(hak_tls.bins[cls].cap, 0);
-    ck_assert_uint_eq(hak_bin_count(&hak_tls.bins[cls]), 0);
+    ck_assert_uint_eq(hak_bin(&hak_tls, cls)->cap, 0);
+    ck_assert_uint_eq(hak_bin_count(hak_bin(&hak_tls, cls)), 0);
     return;
 #endif
     void *v[300];
     for (int i = 0; i < 300; i++) v[i] = hak_malloc(100);
     for (int i = 0; i < 300; i++) hak_free(v[i]);
-    ck_assert_uint_gt(hak_bin_count(&hak_tls.bins[cls]), 16);
+    ck_assert_uint_gt(hak_bin_count(hak_bin(&hak_tls, cls)), 16);
     hak_store(&hak_params.class_capacity[cls], 8);
     hak_params_changed();
     hak_store(&hak_params.refill_count, 4);
     hak_free(hak_malloc(5000)); /* any refill applies the change */
     void *a = hak_malloc(5000), *b = hak_malloc(9000);
-    ck_assert_uint_le(hak_bin_count(&hak_tls.bins[cls]), 8);
-    ck_assert_uint_eq(hak_tls.bins[cls].cap, 8);
+    ck_assert_uint_le(hak_bin_count(hak_bin(&hak_tls, cls)), 8);
+    ck_assert_uint_eq(hak_bin(&hak_tls, cls)->cap, 8);
     hak_free(a);
     hak_free(b);
 }

@@ -59,6 +59,12 @@ static void free_mmap_page(void) {
     void *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     hak_free((char *)p + 4096);
 }
+/* 80 bytes: class c4 (80 B; 96 B in debug builds), which does not divide a
+ * 64 KiB page; blocks end at the page end, so the page start is slack */
+static void free_page_slack(void) {
+    char *p = hak_malloc(80);
+    hak_free((void *)((uintptr_t)p & ~(uintptr_t)0xffff));
+}
 static void double_free_small(void) { void *p = hak_malloc(40); hak_free(p); hak_free(p); }
 static void double_free_large(void) { void *p = hak_malloc(3 << 20); hak_free(p); hak_free(p); }
 static void enable_checks(void) {
@@ -117,6 +123,7 @@ START_TEST(invalid_pointers_are_reported) {
     expect_abort(free_stack, "free(): invalid pointer 0x");
     expect_abort(free_global, "(not allocated by hakmem)");
     expect_abort(free_interior, "not its start");
+    expect_abort(free_page_slack, "free(): invalid pointer");
     expect_abort(free_interior_large, "free(): invalid pointer");
     expect_abort(free_mmap_page, "(not allocated by hakmem)");
     expect_abort(realloc_invalid, "realloc(): invalid pointer");

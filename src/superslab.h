@@ -97,8 +97,13 @@ static inline bool hak_slab_is_block_start(superslab_t *ss, const slab_t *s, con
  * per-process secret and the link's own address, and checked when read: an
  * overwrite of a freed block (use after free) is caught, not followed. */
 extern uintptr_t hak_link_secret;
+/* hak_link_set with the secret already in hand (loops that store into blocks
+ * would otherwise reload it for every link) */
+static inline void hak_link_set_with(void *slot, void *next, uintptr_t secret) {
+    *(uintptr_t *)slot = (uintptr_t)next ^ secret ^ ((uintptr_t)slot >> 4);
+}
 static inline void hak_link_set(void *slot, void *next) {
-    *(uintptr_t *)slot = (uintptr_t)next ^ hak_link_secret ^ ((uintptr_t)slot >> 4);
+    hak_link_set_with(slot, next, hak_link_secret);
 }
 HAK_NORETURN HAK_COLD void hak_link_corrupt(const void *slot, unsigned cls);
 /* The next free block after slot in slab s: NULL or a block of s below its
@@ -108,6 +113,37 @@ static inline void *hak_link_get(superslab_t *ss, const slab_t *s, void *slot) {
     if (next && (hak_ss_of(next) != ss || (char *)next >= s->bump ||
                  !hak_slab_is_block_start(ss, s, next)))
         hak_link_corrupt(slot, s->cls);
+    return next;
+}
+
+/* hak_link_get for a walk down one slab's list: what the check needs is read
+ * once (stores into the blocks may alias the slab's fields, so the compiler
+ * would reload them for every block), and "a block of s below its carving
+ * point" is one range test and one multiply. */
+typedef struct hak_link_walk {
+    uintptr_t secret;
+    char *start;     /* the slab's first block */
+    uintptr_t span;  /* bump - start: the blocks ever carved */
+    uint64_t recip;  /* ceil(2^40 / size) */
+    uint32_t size;
+    unsigned cls;
+} hak_link_walk_t;
+
+static inline hak_link_walk_t hak_link_walk(superslab_t *ss, const slab_t *s) {
+    hak_link_walk_t w;
+    w.secret = hak_link_secret;
+    w.start = hak_slab_start(ss, s);
+    w.span = (uintptr_t)(s->bump - w.start);
+    w.recip = hak_classes[s->cls].recip;
+    w.size = hak_classes[s->cls].size;
+    w.cls = s->cls;
+    return w;
+}
+static inline void *hak_link_walk_next(const hak_link_walk_t *w, void *slot) {
+    void *next = (void *)(*(uintptr_t *)slot ^ w->secret ^ ((uintptr_t)slot >> 4));
+    uintptr_t off = (uintptr_t)next - (uintptr_t)w->start; /* huge if below the start */
+    if (next && (off >= w->span || ((off * w->recip) >> 40) * w->size != off))
+        hak_link_corrupt(slot, w->cls);
     return next;
 }
 

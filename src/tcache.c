@@ -4,36 +4,50 @@
 
 __thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
-/* Appends block b to the plain-linked chain *head .. *tail. */
-static inline void chain_add(void **head, void **tail, void *b) {
-    if (*tail) *(void **)*tail = b;
-    else *head = b;
-    *tail = b;
+/* A plain-linked chain of blocks, head .. tail, built by the refill. */
+typedef struct chain {
+    void *head, *tail;
+} chain_t;
+
+static inline void chain_add(chain_t *c, void *b) {
+    if (c->tail) *(void **)c->tail = b;
+    else c->head = b;
+    c->tail = b;
 }
 
-/* Takes up to k blocks from slab s onto the chain (*head .. *tail). */
-static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, void **head, void **tail) {
+/* Takes up to k blocks from slab s onto chain *out.  The loops work on
+ * copies of the chain and of the slab's fields: the stores into the blocks
+ * could alias them, and would make the compiler reload them block by block. */
+static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, chain_t *out) {
     if (s->used == 0) { /* an empty slab the warm pool kept: in use again */
         h->warm_empty[s->cls]--;
         hak_slab_unretain(s);
     }
+    chain_t c = *out;
     uint32_t n = 0;
-    superslab_t *ss = hak_ss_of(s);
     /* the slab's list is encoded; the cache's is plain: rewrite as we go */
-    while (s->free && n < k) {
-        void *b = s->free;
-        s->free = hak_link_get(ss, s, b);
-        chain_add(head, tail, b);
-        n++;
+    void *b = s->free;
+    if (b) {
+        hak_link_walk_t w = hak_link_walk(hak_ss_of(s), s);
+        while (b && n < k) {
+            void *next = hak_link_walk_next(&w, b);
+            chain_add(&c, b);
+            b = next;
+            n++;
+        }
+        s->free = b;
     }
+    char *bump = s->bump, *end = s->end;
     size_t size = hak_classes[s->cls].size;
-    while (n < k && s->bump < s->end) {
-        chain_add(head, tail, s->bump);
-        s->bump += size;
+    while (n < k && bump < end) {
+        chain_add(&c, bump);
+        bump += size;
         n++;
     }
+    s->bump = bump;
+    *out = c;
     s->used = (uint16_t)(s->used + n);
-    if (!s->free && s->bump >= s->end) hak_warm_remove(h, s); /* nothing left: full */
+    if (!s->free && bump >= end) hak_warm_remove(h, s); /* nothing left: full */
     return n;
 }
 
@@ -47,21 +61,21 @@ void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls) {
     uint32_t want = hak_load(&hak_params.refill_count);
     if (want > room) want = room;
     if (want == 0) want = 1;
-    void *head = NULL, *tail = NULL;
+    chain_t c = {NULL, NULL};
     uint32_t got = 0;
     while (got < want) {
         slab_t *s = hak_warm_refill_slab(h, cls);
         if (!s) break; /* out of memory: hand out what we have */
-        got += slab_take(h, s, want - got, &head, &tail);
+        got += slab_take(h, s, want - got, &c);
     }
     if (!got) return NULL;
-    *(void **)tail = bin->head;
-    bin->head = head;
+    *(void **)c.tail = bin->head;
+    bin->head = c.head;
     HAK_BIN_ADD(bin->in, got);
     hak_class_stats_t *st = &h->stats[cls];
     hak_bump(&st->refills, 1);
     hak_bump(&st->refill_blocks, got);
-    return head;
+    return c.head;
 }
 
 /* Hands a run of blocks (first .. last, all of slab s, linked with encoded
@@ -83,17 +97,23 @@ void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
     slab_t *run = NULL;
     void *run_first = NULL, *run_last = NULL;
     uint32_t run_n = 0;
+    uintptr_t secret = hak_link_secret;
     for (uint32_t i = 0; i < n; i++) {
         void *next = *(void **)b;
-        superslab_t *ss = hak_ss_of(b);
-        slab_t *s = hak_slab_of(ss, b);
-        if (s != run) { /* consecutive blocks of one slab travel together */
-            if (run) give_back(h, run, run_first, run_last, run_n);
-            run = s;
-            run_first = b;
-            run_n = 0;
+        /* consecutive blocks of one slab travel together; a block on the
+         * run's last page needs no slab lookup */
+        if (!run || ((uintptr_t)b ^ (uintptr_t)run_last) >> HAK_PAGE_SHIFT) {
+            slab_t *s = hak_slab_of(hak_ss_of(b), b);
+            if (s != run) {
+                if (run) give_back(h, run, run_first, run_last, run_n);
+                run = s;
+                run_first = b;
+                run_n = 0;
+            } else {
+                hak_link_set_with(run_last, b, secret);
+            }
         } else {
-            hak_link_set(run_last, b);
+            hak_link_set_with(run_last, b, secret);
         }
         run_last = b;
         run_n++;

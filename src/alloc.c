@@ -20,7 +20,7 @@
 static HAK_NOINLINE void *small_alloc(unsigned cls) {
     hak_bin_t *b = hak_bin(&hak_tls, cls);
     void *p = b->head;
-    if (!p) {
+    if (p == HAK_CACHE_END) {
         if (unlikely(hak_tls.state != HAK_THREAD_ACTIVE)) {
             if (hak_tls.state == HAK_THREAD_DEAD) {
                 p = hak_dead_thread_alloc(cls);
@@ -32,7 +32,9 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
         p = hak_refill(hak_tls.heap, b, cls);
         if (!p) { errno = ENOMEM; return NULL; }
     }
-    b->head = *(void **)p;
+    void *next = hak_cache_next(p);
+    if (unlikely(hak_cache_link_bad(next))) hak_cache_link_corrupt(p);
+    b->head = next;
     hak_bin_took(b, 1);
     if (unlikely(hak_checks_on()))
         ((uint64_t *)p)[1] = 0; /* no longer "all junk": see check_free_fully */
@@ -61,6 +63,12 @@ static unsigned kind_checked(void *p, const char *caller) {
     if (kind != HAK_SEG_SUPERSLAB && kind != HAK_SEG_LARGE && kind != HAK_SEG_LARGE_ALIGNED)
         hak_fatal("%s(): invalid pointer %p (not allocated by hakmem)", caller, p);
     return kind;
+}
+
+void hak_cache_link_corrupt(const void *p) {
+    unsigned cls = hak_ss_of(p)->page_class[hak_page_of(p)];
+    hak_fatal("heap corruption detected near %p (thread-cache link of a freed class c%u block "
+              "overwritten: written after free?)", p, cls);
 }
 
 static HAK_COLD void report_double_free(void *p, unsigned cls) {
@@ -115,7 +123,7 @@ static void canary_check(void *p, unsigned cls) {
  * in its slab, or still junk-filled since its last free, whichever thread
  * freed it), its canary is intact; then it is junk-filled. */
 static void check_free_fully(const hak_bin_t *b, void *p, unsigned cls) {
-    for (void *q = b->head; q; q = *(void **)q)
+    for (void *q = b->head; q != HAK_CACHE_END; q = hak_cache_next(q))
         if (q == p) report_double_free(p, cls);
     check_not_in_slab(hak_tls.heap, p, cls);
     size_t size = hak_classes[cls].size, i = sizeof(void *);
@@ -133,7 +141,7 @@ static void small_free(void *p, unsigned cls) {
         if (!hak_thread_init()) { hak_dead_thread_free(p, cls); return; }
     }
     if (hak_checks_on()) check_free_fully(b, p, cls);
-    *(void **)p = b->head;
+    hak_cache_link(p, b->head);
     b->head = p;
     HAK_BIN_ADD(b->in, 1);
     uint32_t count = hak_bin_count(b);

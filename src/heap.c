@@ -87,7 +87,7 @@ static void thread_exit(void *arg) {
         hak_bin_t *b = hak_bin(&hak_tls, cls);
         hak_bump(&h->dead_in[cls], b->in);
         hak_bump(&h->dead_out[cls], hak_bin_out(b));
-        b->head = NULL;
+        b->head = HAK_CACHE_END;
         hak_store(&b->cap, 0);
         hak_store(&b->in, 0);
         hak_store(&b->limit, 0);
@@ -120,7 +120,7 @@ void *hak_dead_thread_alloc(unsigned cls) {
     heap_t *h = dead_heap_get();
     void *p = NULL;
     if (h) {
-        hak_bin_t tmp = {.cap = 1, .limit = 1};
+        hak_bin_t tmp = {.head = HAK_CACHE_END, .cap = 1, .limit = 1};
         p = hak_refill(h, &tmp, cls);
         if (p) hak_bump(&h->dead_out[cls], 1), hak_bump(&h->dead_in[cls], 1);
     }
@@ -132,7 +132,7 @@ void hak_dead_thread_free(void *p, unsigned cls) {
     pthread_mutex_lock(&dead_lock);
     heap_t *h = dead_heap_get();
     hak_bin_t tmp = {.head = p, .in = 1, .cap = 1, .limit = 1};
-    *(void **)p = NULL;
+    hak_cache_link(p, HAK_CACHE_END);
     hak_flush(h, &tmp, cls, 1);
     hak_bump(&h->dead_in[cls], 1);
     hak_bump(&h->dead_out[cls], 1);

@@ -23,12 +23,15 @@ typedef struct hak_class_info {
 } hak_class_info_t;
 
 extern const hak_class_info_t hak_classes[HAK_NCLASSES];
-/* class of sizes 0..1024, indexed by the size */
-extern const uint8_t hak_tiny_class_of[HAK_TINY_MAX + 1];
+/* For each tiny size, the byte offset in the thread's cache of its class's
+ * bin: (1 + class) * HAK_BIN_BYTES (bins are indexed like the page map, and
+ * tcache.h checks the layout), so malloc's fast path needs no arithmetic. */
+#define HAK_BIN_BYTES 32u
+extern const uint16_t hak_tiny_bin_offset[HAK_TINY_MAX + 1];
 
 /* Class for a request of at most HAK_SMALL_MAX bytes. */
 static inline unsigned hak_size_class(size_t size) {
-    if (likely(size <= HAK_TINY_MAX)) return hak_tiny_class_of[size];
+    if (likely(size <= HAK_TINY_MAX)) return hak_tiny_bin_offset[size] / HAK_BIN_BYTES - 1u;
     /* four classes per doubling: (1K,1.25K], ... */
     unsigned lg = 63u - (unsigned)__builtin_clzl(size - 1); /* 2^lg < size <= 2^(lg+1) */
     unsigned quarter = (unsigned)((size - 1) >> (lg - 2)) & 3u;

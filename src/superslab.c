@@ -8,7 +8,10 @@
 
 _Static_assert(HAK_PAGE_SHIFT == 16 && HAK_SS_PAGES == 32, "tcache.h hard-codes the page geometry");
 
-uintptr_t hak_link_secret;
+/* Odd from the start: HAK_CACHE_END must look empty even to a malloc that
+ * runs before the library's constructor (no link is encoded before init
+ * replaces it with a random one). */
+uintptr_t hak_link_secret = 0x9e3779b97f4a7c15u;
 
 void hak_link_corrupt(const void *slot, unsigned cls) {
     hak_fatal("heap corruption detected near %p (free-list link of a class c%u block overwritten)",

@@ -96,7 +96,6 @@ static inline bool hak_slab_is_block_start(superslab_t *ss, const slab_t *s, con
 /* Free-list links inside slabs and on remote stacks are stored encoded with a
  * per-process secret and the link's own address, and checked when read: an
  * overwrite of a freed block (use after free) is caught, not followed. */
-extern uintptr_t hak_link_secret;
 /* hak_link_set with the secret already in hand (loops that store into blocks
  * would otherwise reload it for every link) */
 static inline void hak_link_set_with(void *slot, void *next, uintptr_t secret) {

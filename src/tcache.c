@@ -2,7 +2,12 @@
 #include "heap.h"
 #include "params.h"
 
-__thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
+const uintptr_t hak_cache_end[2] __attribute__((aligned(HAK_CACHE_LINK_ALIGN))) = {0, 0};
+
+/* Every bin starts empty: its head is HAK_CACHE_END, not NULL. */
+__thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility("hidden"))) = {
+    .bin_by_page = {[0 ... HAK_NCLASSES] = {.head = HAK_CACHE_END}},
+};
 
 /* A plain-linked chain of blocks, head .. tail, built by the refill. */
 typedef struct chain {
@@ -10,7 +15,7 @@ typedef struct chain {
 } chain_t;
 
 static inline void chain_add(chain_t *c, void *b) {
-    if (c->tail) *(void **)c->tail = b;
+    if (c->tail) hak_cache_link(c->tail, b);
     else c->head = b;
     c->tail = b;
 }
@@ -25,7 +30,7 @@ static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, chain_t *out) {
     }
     chain_t c = *out;
     uint32_t n = 0;
-    /* the slab's list is encoded; the cache's is plain: rewrite as we go */
+    /* the slab's list and the cache's are encoded differently: rewrite as we go */
     void *b = s->free;
     if (b) {
         hak_link_walk_t w = hak_link_walk(hak_ss_of(s), s);
@@ -69,7 +74,7 @@ void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls) {
         got += slab_take(h, s, want - got, &c);
     }
     if (!got) return NULL;
-    *(void **)c.tail = bin->head;
+    hak_cache_link(c.tail, bin->head);
     bin->head = c.head;
     HAK_BIN_ADD(bin->in, got);
     hak_class_stats_t *st = &h->stats[cls];
@@ -99,7 +104,7 @@ void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
     uint32_t run_n = 0;
     uintptr_t secret = hak_link_secret;
     for (uint32_t i = 0; i < n; i++) {
-        void *next = *(void **)b;
+        void *next = hak_cache_next(b);
         /* consecutive blocks of one slab travel together; a block on the
          * run's last page needs no slab lookup */
         if (!run || ((uintptr_t)b ^ (uintptr_t)run_last) >> HAK_PAGE_SHIFT) {

@@ -1,8 +1,8 @@
 /* The unified cache: per thread, per class, a LIFO list of free blocks.
  * This header is the whole fast path.  A malloc that hits the cache is a
- * table lookup and a pop; a free is a page-map load for the class, two
- * misuse checks and a push.  No atomics, no locks, no calls; everything else is in
- * the out-of-line slow paths (alloc.c, tcache.c).
+ * table lookup and a checked pop; a free is a page-map load for the class,
+ * two misuse checks and a push.  No atomics, no locks, no calls; everything
+ * else is in the out-of-line slow paths (alloc.c, tcache.c).
  *
  * The cache counts blocks that come in (frees and refills) and go out
  * (mallocs and flushes); in - out is its fill, and with the refill and flush
@@ -35,6 +35,28 @@ typedef struct hak_bin {
 #endif
 
 #define HAK_NMAGIC_NEVER 0xffffffffu
+
+/* The cache's own list is linked through each block's first word, stored
+ * XORed with the secret (safe-linking, as in glibc's tcache).  A write into a
+ * cached block (use after free) turns its link into a random pointer, which
+ * the pop that reads it refuses unless it is 16-byte aligned (all blocks
+ * are): 15 times in 16, and always for zeroes, since the secret is odd. */
+#define HAK_CACHE_LINK_ALIGN 16
+static inline void *hak_cache_next(const void *p) {
+    return (void *)(*(const uintptr_t *)p ^ hak_link_secret);
+}
+static inline void hak_cache_link(void *p, const void *next) {
+    *(uintptr_t *)p = (uintptr_t)next ^ hak_link_secret;
+}
+static inline bool hak_cache_link_bad(const void *next) {
+    return ((uintptr_t)next & (HAK_CACHE_LINK_ALIGN - 1)) != 0;
+}
+/* An empty list ends not in NULL but in HAK_CACHE_END, a zeroed, aligned
+ * block in read-only memory: its "link" (0) decodes to the secret, which is
+ * odd, so a pop's one alignment test sends both an empty bin and an
+ * overwritten link to the slow path, which tells them apart. */
+extern const uintptr_t hak_cache_end[2] HAK_HIDDEN;
+#define HAK_CACHE_END ((void *)hak_cache_end)
 
 static inline uint32_t hak_block_nmagic(unsigned cls) {
     if (cls >= HAK_NCLASSES || hak_classes[cls].slab_pages != 1) return HAK_NMAGIC_NEVER;
@@ -86,19 +108,42 @@ typedef struct hak_tls {
     uint64_t large_allocated, large_freed; /* bytes in large blocks, this thread */
 } hak_tls_t;
 
+_Static_assert(sizeof(hak_bin_t) == HAK_BIN_BYTES && offsetof(hak_tls_t, bin_by_page) == 0,
+               "hak_tiny_bin_offset assumes this layout");
+
 extern __thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 static inline hak_bin_t *hak_bin(hak_tls_t *t, unsigned cls) { return &t->bin_by_page[cls + 1]; }
 
 void *hak_malloc_slow(size_t size) HAK_NOINLINE;
 void hak_free_slow(void *p) HAK_NOINLINE;
+/* Reports the overwritten link of cached block p (alloc.c). */
+HAK_NORETURN HAK_COLD void hak_cache_link_corrupt(const void *p);
+
+/* The fast paths reach their bin through the %fs segment, as an offset from
+ * the thread pointer (GCC's __seg_fs), which saves adding the thread
+ * pointer to every bin address.  HAK_FAST_BIN(byte offset in hak_tls). */
+#if defined(__SEG_FS) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__) && \
+    !defined(__SANITIZE_ADDRESS__)
+typedef __seg_fs hak_bin_t hak_fast_bin_t;
+static inline uintptr_t hak_tls_tpoff(void) {
+    uintptr_t off; /* hak_tls's offset from the thread pointer, from the GOT */
+    __asm__("movq hak_tls@gottpoff(%%rip), %0" : "=r"(off));
+    return off;
+}
+#define HAK_FAST_BIN(off) ((hak_fast_bin_t *)(hak_tls_tpoff() + (off)))
+#else
+typedef hak_bin_t hak_fast_bin_t;
+#define HAK_FAST_BIN(off) ((hak_fast_bin_t *)((char *)&hak_tls + (off)))
+#endif
 
 static inline void *hak_malloc_fast(size_t size) {
     if (likely(size <= HAK_TINY_MAX)) {
-        hak_bin_t *b = hak_bin(&hak_tls, hak_tiny_class_of[size]);
+        hak_fast_bin_t *b = HAK_FAST_BIN(hak_tiny_bin_offset[size]);
         void *p = b->head;
-        if (likely(p != NULL)) {
-            b->head = *(void **)p;
+        void *next = hak_cache_next(p);
+        if (likely(!hak_cache_link_bad(next))) { /* else empty, or the link was overwritten */
+            b->head = next;
             HAK_BIN_ADD(b->limit, 1); /* one more out */
             return p;
         }
@@ -113,7 +158,7 @@ static inline void hak_free_fast(void *p) {
         hak_free_slow(p);
         return;
     }
-    hak_bin_t *b = &hak_tls.bin_by_page[hak_pagemap[page]];
+    hak_fast_bin_t *b = HAK_FAST_BIN((uintptr_t)hak_pagemap[page] * sizeof(hak_bin_t));
     /* full cache, unset thread, no slab of ours, a pointer inside a block (or
      * a class checked on the slow path), and the cheapest double free (the
      * block just freed) all leave here */
@@ -122,7 +167,7 @@ static inline void hak_free_fast(void *p) {
         hak_free_slow(p);
         return;
     }
-    *(void **)p = b->head;
+    hak_cache_link(p, b->head);
     b->head = p;
     HAK_BIN_ADD(b->in, 1);
 }

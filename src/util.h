@@ -57,6 +57,10 @@ static inline void hak_spin_unlock(hak_spin_t *l) {
 #endif
 
 /* fatal.c: async-signal-safe reporting; never allocates, ends in abort(). */
+/* The per-process secret that free-list links are stored XORed with (odd,
+ * from AT_RANDOM; superslab.h and tcache.h encode with it). */
+extern uintptr_t hak_link_secret HAK_HIDDEN;
+
 HAK_NORETURN HAK_COLD void hak_fatal(const char *fmt, ...);
 HAK_NORETURN HAK_COLD void hak_assert_fail(const char *what, const char *file, int line);
 /* Formats like a tiny printf (%s %d %u %zu %lu %llu %x %p %c, field widths

@@ -99,6 +99,17 @@ static void use_after_free_write(void) {
     memcpy(v[N / 2], "overwritten!", 12);
     for (int i = 1; i < N; i++) v[i] = hak_malloc(64);
 }
+/* The same while the block still sits in the thread cache: its link is
+ * stored encoded, and zeroes never decode to a block; the next malloc of the
+ * class, which would have handed out that link, reports it. */
+static void use_after_free_write_cached(void) {
+    void *keep = hak_malloc(96), *p = hak_malloc(96);
+    hak_free(p);
+    memset(p, 0, sizeof(void *)); /* "p->next = NULL" after the free */
+    sink = hak_malloc(96);
+    sink = hak_malloc(96);
+    hak_free(keep);
+}
 static void *free_it(void *p) { hak_free(p); return NULL; }
 static void double_free_other_thread(void) {
     enable_checks();
@@ -144,6 +155,7 @@ END_TEST
 
 START_TEST(free_list_corruption_is_reported) {
     expect_abort(use_after_free_write, "heap corruption detected near 0x");
+    expect_abort(use_after_free_write_cached, "heap corruption detected near 0x");
     expect_abort(overflow_past_end, "written past the end of a 20-byte block");
 }
 END_TEST

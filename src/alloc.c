@@ -28,9 +28,12 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
                 return p;
             }
             if (!hak_thread_init()) { errno = ENOMEM; return NULL; }
+            p = b->head; /* the heap's last thread may have left blocks */
         }
-        p = hak_refill(hak_tls.heap, b, cls);
-        if (!p) { errno = ENOMEM; return NULL; }
+        if (p == HAK_CACHE_END && (p = hak_refill(hak_tls.heap, b, cls)) == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
     }
     void *next = hak_cache_next(p);
     if (unlikely(hak_cache_link_bad(next))) hak_cache_link_corrupt(p);

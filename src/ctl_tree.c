@@ -211,7 +211,7 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
     CLASS_STAT(flushes, "thread-cache flushes of class N"),
     CLASS_STAT(flush_blocks, "blocks moved out of thread caches by flushes of class N"),
     CLASS_STAT(remote_frees, "class N blocks freed by a thread other than the owner's"),
-    CLASS_STAT(cached, "class N blocks in thread caches now"),
+    CLASS_STAT(cached, "class N blocks in thread caches now (and left by exited threads for the next)"),
     CLASS_STAT(slabs, "slabs carved for class N now"),
     CLASS_STAT(live, "class N blocks allocated and not freed now"),
 #endif

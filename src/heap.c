@@ -51,6 +51,8 @@ void hak_heap_apply_params(heap_t *h) {
 
 static void thread_exit(void *arg);
 
+static void stash_adopt(heap_t *h);
+
 heap_t *hak_thread_init(void) {
     hak_global_init();
     pthread_mutex_lock(&hak_heaps_lock);
@@ -61,13 +63,14 @@ heap_t *hak_thread_init(void) {
         h->abandoned_next = NULL;
         h->state = HAK_HEAP_ACTIVE;
         h->tls = &hak_tls;
+        for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+            h->thread_base_refill[c] = h->stats[c].refill_blocks;
+            h->thread_base_flush[c] = h->stats[c].flush_blocks;
+        }
+        stash_adopt(h); /* under the lock, for statistics taken meanwhile */
     }
     pthread_mutex_unlock(&hak_heaps_lock);
     if (!h) return NULL;
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-        h->thread_base_refill[c] = h->stats[c].refill_blocks;
-        h->thread_base_flush[c] = h->stats[c].flush_blocks;
-    }
     hak_tls.large_allocated = hak_tls.large_freed = 0;
     hak_tls.heap = h;
     hak_tls.state = HAK_THREAD_ACTIVE;
@@ -78,21 +81,31 @@ heap_t *hak_thread_init(void) {
     return h;
 }
 
+/* A thread leaves its cached blocks with its heap (heap->stash) rather than
+ * sending them home: short threads (servers, Larson) hand their heap on
+ * within microseconds, and the next thread starts with a warm cache instead
+ * of refilling what was just flushed.  The blocks stay counted as freed and
+ * cached; a stash nobody adopts within purge.delay_ms goes home with the
+ * purger's next pass (stash_flush), or at once with the purge action. */
 static void thread_exit(void *arg) {
     heap_t *h = arg;
     if (!h || hak_tls.heap != h) return;
-    hak_tcache_flush_all(h);
+    bool stash = hak_load(&hak_params.background_thread) != 0; /* else nobody would flush it */
+    if (!stash) hak_tcache_flush_all(h);
     pthread_mutex_lock(&hak_heaps_lock);
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
         hak_bin_t *b = hak_bin(&hak_tls, cls);
         hak_bump(&h->dead_in[cls], b->in);
         hak_bump(&h->dead_out[cls], hak_bin_out(b));
+        h->stash_n[cls] = hak_bin_count(b);
+        h->stash[cls] = b->head;
         b->head = HAK_CACHE_END;
         hak_store(&b->cap, 0);
         hak_store(&b->in, 0);
         hak_store(&b->limit, 0);
     }
     h->tls = NULL;
+    h->abandoned_ms = hak_now_ms();
     h->state = HAK_HEAP_ABANDONED;
     h->abandoned_next = abandoned;
     abandoned = h;
@@ -141,9 +154,40 @@ void hak_dead_thread_free(void *p, unsigned cls) {
 
 /* Abandoned heaps have no thread to drain their remote frees; the purger
  * does it for them, holding the lock that adoption takes. */
-void hak_heap_collect_abandoned(void) {
+/* An abandoned heap's stash goes home (under hak_heaps_lock: the heap is
+ * nobody's).  Counted as a flush: the blocks leave the (dead) cache. */
+static void stash_flush(heap_t *h) {
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
+        uint32_t n = h->stash_n[cls];
+        if (!n) continue;
+        hak_bin_t tmp = {.head = h->stash[cls], .in = n, .cap = n, .limit = n};
+        hak_flush(h, &tmp, cls, n);
+        hak_bump(&h->dead_out[cls], n);
+        h->stash[cls] = HAK_CACHE_END;
+        hak_store(&h->stash_n[cls], 0);
+    }
+}
+
+/* The new thread of heap h takes its stash into its cache: counted as a
+ * refill, so neither the heap's totals nor the thread's own counts change. */
+static void stash_adopt(heap_t *h) {
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
+        uint32_t n = h->stash_n[cls];
+        if (!n) continue;
+        hak_bin_t *b = hak_bin(&hak_tls, cls);
+        b->head = h->stash[cls];
+        HAK_BIN_SET(b->in, n);
+        hak_bump(&h->dead_in[cls], (uint64_t)0 - n);
+        h->thread_base_refill[cls] -= n;
+        h->stash[cls] = HAK_CACHE_END;
+        hak_store(&h->stash_n[cls], 0);
+    }
+}
+
+void hak_heap_collect_abandoned(uint64_t now, uint64_t delay_ms) {
     pthread_mutex_lock(&hak_heaps_lock);
     for (heap_t *h = abandoned; h; h = h->abandoned_next) {
+        if (now >= h->abandoned_ms + delay_ms) stash_flush(h);
         if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_remote_collect(h);
         hak_warm_trim(h);
     }

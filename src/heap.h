@@ -39,6 +39,12 @@ typedef struct heap {
     uint64_t dead_in[HAK_NCLASSES], dead_out[HAK_NCLASSES];
     /* refill/flush block counts when the current thread took the heap */
     uint64_t thread_base_refill[HAK_NCLASSES], thread_base_flush[HAK_NCLASSES];
+    /* The cache of the heap's last thread, kept for the next one while the
+     * heap is abandoned (lists encoded as in the cache, ending in
+     * HAK_CACHE_END); the purger sends what is left home (heap.c). */
+    void *stash[HAK_NCLASSES];
+    uint32_t stash_n[HAK_NCLASSES];
+    uint64_t abandoned_ms;                 /* when its last thread left */
 } heap_t;
 
 extern heap_t *_Atomic hak_heaps_all;
@@ -49,7 +55,9 @@ extern pthread_mutex_t hak_heaps_lock;
 heap_t *hak_thread_init(void);           /* first slow-path call of a thread */
 heap_t *hak_heap_for_dead_thread(void);  /* after the thread's destructor ran */
 void hak_heap_apply_params(heap_t *h);   /* new tunables reach this thread */
-void hak_heap_collect_abandoned(void);
+/* The purger's pass over abandoned heaps: remote frees, warm pools, and the
+ * stashes of heaps abandoned for delay_ms or longer. */
+void hak_heap_collect_abandoned(uint64_t now, uint64_t delay_ms);
 void *hak_dead_thread_alloc(unsigned cls);
 void hak_dead_thread_free(void *p, unsigned cls);
 void hak_global_key_create(void);

@@ -22,7 +22,7 @@ static pthread_mutex_t purge_lock = PTHREAD_MUTEX_INITIALIZER;
 size_t hak_purge_pass(uint64_t delay_ms) {
     pthread_mutex_lock(&purge_lock);
     uint64_t now = hak_now_ms();
-    hak_heap_collect_abandoned();
+    hak_heap_collect_abandoned(now, delay_ms);
     size_t bytes = 0;
     for (superslab_t *ss = atomic_load_explicit(&hak_ss_all, memory_order_acquire); ss; ss = ss->all_next)
         bytes += hak_ss_purge(ss, now, delay_ms);

@@ -136,6 +136,44 @@ START_TEST(test_purge_lowers_resident) {
 }
 END_TEST
 
+/* A thread's cached blocks outlive it: the next thread takes them over (no
+ * refill), and the purge action sends a stash nobody adopted home. */
+enum { STASH_N = 64 };
+static void *stash_blocks[STASH_N];
+static void *fill_cache_and_exit(void *arg) {
+    (void)arg;
+    for (int i = 0; i < STASH_N; i++) stash_blocks[i] = hak_malloc(64);
+    for (int i = 0; i < STASH_N; i++) hak_free(stash_blocks[i]);
+    return NULL;
+}
+static void *first_malloc(void *arg) {
+    *(void **)arg = hak_malloc(64);
+    return NULL;
+}
+START_TEST(test_exited_thread_cache_goes_on) {
+    if (HAK_DEBUG) return; /* debug.checks: no caching */
+    const unsigned c = 3;  /* 64 B */
+    uint64_t delay = 3600000; /* no purge pass may take the stash meanwhile */
+    ck_assert_int_eq(hakctl("purge.delay_ms", NULL, NULL, &delay, sizeof delay), 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, fill_cache_and_exit, NULL), 0);
+    pthread_join(t, NULL);
+    new_epoch();
+    uint64_t cached = rd("stats.c%u.cached", c), refills = rd("stats.c%u.refills", c);
+    void *q = NULL;
+    ck_assert_int_eq(pthread_create(&t, NULL, first_malloc, &q), 0);
+    pthread_join(t, NULL);
+    new_epoch();
+    ck_assert_uint_ge(cached, STASH_N);
+    ck_assert_uint_eq(rd("stats.c%u.refills", c), refills); /* served from the stash */
+    ck_assert_ptr_eq(q, stash_blocks[STASH_N - 1]);          /* the last block freed there */
+    hak_free(q);
+    ck_assert_int_eq(hakctl("purge", NULL, NULL, NULL, 0), 0);
+    new_epoch();
+    ck_assert_uint_le(rd("stats.c%u.cached", c) + STASH_N - 8, cached);
+}
+END_TEST
+
 START_TEST(test_thread_counters_live) {
     uint64_t a0 = rd("thread.allocated", 0), d0 = rd("thread.deallocated", 0);
     void *p = hak_malloc(1000);
@@ -156,6 +194,7 @@ TCase *ctl_core_tcase(void) {
     tcase_add_test(tc, test_class_capacity_effect);
     tcase_add_test(tc, test_purge_lowers_resident);
     tcase_add_test(tc, test_thread_counters_live);
+    tcase_add_test(tc, test_exited_thread_cache_goes_on);
 #endif
     return tc;
 }

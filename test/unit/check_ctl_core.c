@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "size_class.h"
 
+#if HAK_STATS
 static uint64_t rd(const char *fmt, unsigned c) {
     char name[96];
     uint64_t v = 0;
@@ -24,7 +25,6 @@ static void new_epoch(void) {
     ck_assert_int_eq(hakctl("epoch", NULL, NULL, &e, 8), 0);
 }
 
-#if HAK_STATS
 /* Refills of one class in a new thread; returns blocks per refill. */
 struct refill_run { unsigned cls; size_t size; unsigned n; double per_refill; };
 static void *refill_thread(void *arg) {

@@ -123,7 +123,8 @@ static void overflow_past_end(void) {
     enable_checks();
     char *p = hak_malloc(20);
     if (hak_malloc_usable_size(p) != 20) abort(); /* the canary is not usable: no message */
-    memset(p, 'x', 21); /* one byte too many */
+    volatile size_t n = 21; /* one byte too many (volatile: the compiler would warn) */
+    memset(p, 'x', n);
     hak_free(p);
 }
 static void realloc_invalid(void) { char b[32]; sink = b; sink = hak_realloc(sink, 100); }

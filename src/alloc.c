@@ -85,7 +85,8 @@ static void check_not_in_slab(heap_t *h, void *p, unsigned cls) {
     if (ss->owner != h) return;
     slab_t *s = hak_slab_of(ss, p);
     if ((char *)p >= s->bump) report_double_free(p, cls); /* carved afresh since */
-    for (void *q = s->free; q; q = hak_link_get(ss, s, q))
+    hak_link_walk_t w = hak_link_walk(ss, s);
+    for (void *q = s->free; q; q = hak_link_walk_next(&w, q))
         if (q == p) report_double_free(p, cls);
 }
 

@@ -105,20 +105,12 @@ static inline void hak_link_set(void *slot, void *next) {
     hak_link_set_with(slot, next, hak_link_secret);
 }
 HAK_NORETURN HAK_COLD void hak_link_corrupt(const void *slot, unsigned cls);
-/* The next free block after slot in slab s: NULL or a block of s below its
- * carving point, or a fatal report. */
-static inline void *hak_link_get(superslab_t *ss, const slab_t *s, void *slot) {
-    void *next = (void *)(*(uintptr_t *)slot ^ hak_link_secret ^ ((uintptr_t)slot >> 4));
-    if (next && (hak_ss_of(next) != ss || (char *)next >= s->bump ||
-                 !hak_slab_is_block_start(ss, s, next)))
-        hak_link_corrupt(slot, s->cls);
-    return next;
-}
-
-/* hak_link_get for a walk down one slab's list: what the check needs is read
- * once (stores into the blocks may alias the slab's fields, so the compiler
- * would reload them for every block), and "a block of s below its carving
- * point" is one range test and one multiply. */
+/* A walk down one slab's encoded free list.  hak_link_walk_next gives the
+ * next free block after slot: NULL or a block start of the slab below its
+ * carving point, or a fatal report.  What the check needs is read once, when
+ * the walk starts (stores into the blocks may alias the slab's fields, so
+ * the compiler would reload them for every block), and the check is one
+ * range test and one multiply. */
 typedef struct hak_link_walk {
     uintptr_t secret;
     char *start;     /* the slab's first block */
@@ -148,7 +140,7 @@ static inline void *hak_link_walk_next(const hak_link_walk_t *w, void *slot) {
 
 /* The same, checking only what makes the link safe to follow (a block of
  * this SuperSlab below the carving point): for walks whose blocks are
- * checked in full later, by hak_link_get, before anyone gets them. */
+ * checked in full later, by hak_link_walk_next, before anyone gets them. */
 static inline void *hak_link_follow(superslab_t *ss, const slab_t *s, void *slot) {
     void *next = (void *)(*(uintptr_t *)slot ^ hak_link_secret ^ ((uintptr_t)slot >> 4));
     if (next && (hak_ss_of(next) != ss || (char *)next >= s->bump)) hak_link_corrupt(slot, s->cls);

@@ -107,16 +107,13 @@ void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
         void *next = hak_cache_next(b);
         /* consecutive blocks of one slab travel together; a block on the
          * run's last page needs no slab lookup */
-        if (!run || ((uintptr_t)b ^ (uintptr_t)run_last) >> HAK_PAGE_SHIFT) {
-            slab_t *s = hak_slab_of(hak_ss_of(b), b);
-            if (s != run) {
-                if (run) give_back(h, run, run_first, run_last, run_n);
-                run = s;
-                run_first = b;
-                run_n = 0;
-            } else {
-                hak_link_set_with(run_last, b, secret);
-            }
+        bool on_run_page = run && (((uintptr_t)b ^ (uintptr_t)run_last) >> HAK_PAGE_SHIFT) == 0;
+        slab_t *s = on_run_page ? run : hak_slab_of(hak_ss_of(b), b);
+        if (s != run) {
+            if (run) give_back(h, run, run_first, run_last, run_n);
+            run = s;
+            run_first = b;
+            run_n = 0;
         } else {
             hak_link_set_with(run_last, b, secret);
         }

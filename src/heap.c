@@ -118,6 +118,15 @@ void hak_global_key_create(void) {
     pthread_key_create(&hak_thread_key, thread_exit);
 }
 
+/* Sends n blocks, linked as in a thread cache from head, home to their slabs
+ * on behalf of h, from a cache no live thread has (a dead thread's free, an
+ * unadopted stash): counted as a flush out of h's dead caches. */
+static void flush_detached(heap_t *h, unsigned cls, void *head, uint32_t n) {
+    hak_bin_t tmp = {.head = head, .in = n, .cap = n, .limit = n};
+    hak_flush(h, &tmp, cls, n);
+    hak_bump(&h->dead_out[cls], n);
+}
+
 static heap_t *dead_heap_get(void) { /* under dead_lock */
     if (!dead_heap) {
         pthread_mutex_lock(&hak_heaps_lock);
@@ -144,11 +153,9 @@ void *hak_dead_thread_alloc(unsigned cls) {
 void hak_dead_thread_free(void *p, unsigned cls) {
     pthread_mutex_lock(&dead_lock);
     heap_t *h = dead_heap_get();
-    hak_bin_t tmp = {.head = p, .in = 1, .cap = 1, .limit = 1};
     hak_cache_link(p, HAK_CACHE_END);
-    hak_flush(h, &tmp, cls, 1);
     hak_bump(&h->dead_in[cls], 1);
-    hak_bump(&h->dead_out[cls], 1);
+    flush_detached(h, cls, p, 1);
     pthread_mutex_unlock(&dead_lock);
 }
 
@@ -160,9 +167,7 @@ static void stash_flush(heap_t *h) {
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
         uint32_t n = h->stash_n[cls];
         if (!n) continue;
-        hak_bin_t tmp = {.head = h->stash[cls], .in = n, .cap = n, .limit = n};
-        hak_flush(h, &tmp, cls, n);
-        hak_bump(&h->dead_out[cls], n);
+        flush_detached(h, cls, h->stash[cls], n);
         h->stash[cls] = HAK_CACHE_END;
         hak_store(&h->stash_n[cls], 0);
     }

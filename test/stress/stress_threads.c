@@ -401,6 +401,27 @@ static size_t rc_check(const unsigned char *p, size_t n, uint64_t seed)
 	return 0;
 }
 
+/* realloc p from n to m bytes: the first min(n, m) must survive, and new
+ * bytes get the pattern.  On failure: reported, p freed, NULL. */
+static unsigned char *rc_resize(unsigned char *p, size_t n, size_t m, uint64_t seed)
+{
+	size_t bad;
+	unsigned char *q = realloc(p, m);
+	if (!q) {
+		FAIL("realloc: %s to %zu failed\n", m > n ? "growing" : "shrinking", m);
+		free(p);
+		return NULL;
+	}
+	if ((bad = rc_check(q, m < n ? m : n, seed))) {
+		FAIL("realloc: %zu -> %zu lost byte %zu\n", n, m, bad - 1);
+		free(q);
+		return NULL;
+	}
+	if (m > n)
+		rc_fill(q, n, m, seed);
+	return q;
+}
+
 static void *rc_thread(void *arg)
 {
 	uint64_t rng = 0x5EED0000ULL + (uintptr_t)arg * 7777;
@@ -408,7 +429,7 @@ static void *rc_thread(void *arg)
 
 	for (int round = 0; round < 4; round++) {
 		uint64_t seed = rng_next(&rng);
-		size_t n = 1, bad;
+		size_t n = 1;
 		unsigned char *p = malloc(1);
 		if (!p) {
 			FAIL("realloc: malloc(1) failed\n");
@@ -424,19 +445,8 @@ static void *rc_thread(void *arg)
 				m = n + n / 10 + (size_t)(rng_next(&rng) % (n * 2));
 			if (m > RC_MAX)
 				m = RC_MAX;
-			unsigned char *q = realloc(p, m);
-			if (!q) {
-				FAIL("realloc: growing to %zu failed\n", m);
-				free(p);
+			if (!(p = rc_resize(p, n, m, seed)))
 				return NULL;
-			}
-			if ((bad = rc_check(q, n, seed))) {
-				FAIL("realloc: %zu -> %zu lost byte %zu\n", n, m, bad - 1);
-				free(q);
-				return NULL;
-			}
-			rc_fill(q, n, m, seed);
-			p = q;
 			n = m;
 			steps++;
 		}
@@ -449,18 +459,8 @@ static void *rc_thread(void *arg)
 				m = n / 2 + (size_t)(rng_next(&rng) % (n / 3));
 			if (m < 1)
 				m = 1;
-			unsigned char *q = realloc(p, m);
-			if (!q) {
-				FAIL("realloc: shrinking to %zu failed\n", m);
-				free(p);
+			if (!(p = rc_resize(p, n, m, seed)))
 				return NULL;
-			}
-			if ((bad = rc_check(q, m, seed))) {
-				FAIL("realloc: %zu -> %zu lost byte %zu\n", n, m, bad - 1);
-				free(q);
-				return NULL;
-			}
-			p = q;
 			n = m;
 			steps++;
 		}

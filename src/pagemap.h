@@ -18,8 +18,8 @@
 #define HAK_PAGEMAP_SHIFT 16
 #define HAK_PAGEMAP_N     ((uintptr_t)1 << (47 - HAK_PAGEMAP_SHIFT))
 
-extern uint8_t *hak_pagemap __attribute__((visibility("hidden")));
-extern uintptr_t hak_pagemap_pages __attribute__((visibility("hidden"))); /* HAK_PAGEMAP_N once mapped, else 0 */
+extern uint8_t *hak_pagemap HAK_HIDDEN;
+extern uintptr_t hak_pagemap_pages HAK_HIDDEN; /* HAK_PAGEMAP_N once mapped, else 0 */
 
 /* Maps the page map (once, at global init). */
 void hak_pagemap_init(void);

@@ -152,6 +152,8 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
 #endif
     PARAM("purge.delay_ms", U64, purge_delay_ms, 0, HAK_PURGE_DELAY_MAX, "0..3600000", "1000",
           "milliseconds an unused page waits before it is returned to the OS"),
+    PARAM("purge.sparse_slabs", B, purge_sparse, 0, 1, "true/false", "true",
+          "return the free 4 KiB pages of slabs a quarter used or less (for purge.delay_ms)"),
     ACTION("purge", act_purge, "return every unused page to the OS now"),
     FUNC_RW("os.thp", STR, 0, 0, 0, get_thp, set_thp, "default/never/always", "default",
             "transparent huge pages for new mappings"),

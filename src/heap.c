@@ -195,6 +195,7 @@ void hak_heap_collect_abandoned(uint64_t now, uint64_t delay_ms) {
         if (now >= h->abandoned_ms + delay_ms) stash_flush(h);
         if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_remote_collect(h);
         hak_warm_trim(h);
+        if (h->sparse_pending) hak_heap_purge_sparse(h, now, delay_ms);
     }
     pthread_mutex_unlock(&hak_heaps_lock);
     pthread_mutex_lock(&dead_lock);

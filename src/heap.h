@@ -5,6 +5,7 @@
 #ifndef HAK_HEAP_H
 #define HAK_HEAP_H
 
+#include "params.h"
 #include "superslab.h"
 #include "tcache.h"
 
@@ -45,6 +46,10 @@ typedef struct heap {
     void *stash[HAK_NCLASSES];
     uint32_t stash_n[HAK_NCLASSES];
     uint64_t abandoned_ms;                 /* when its last thread left */
+    /* A slab of the warm pool waits to give back its free pages (slab_purge.c);
+     * the owner looks when the purger has run since sparse_pass. */
+    bool sparse_pending;
+    uint64_t sparse_pass;
 } heap_t;
 
 extern heap_t *_Atomic hak_heaps_all;
@@ -77,6 +82,30 @@ void hak_warm_remove(heap_t *h, slab_t *s);
 slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls);  /* warm-pool head, prefilling on a miss */
 void hak_slab_now_empty(heap_t *h, slab_t *s);          /* keep (up to capacity) or release */
 void hak_warm_trim(heap_t *h);                          /* drop empties beyond capacity */
+
+/* slab_purge.c: the free pages inside sparse slabs. */
+enum hak_sparse_state {
+    HAK_SPARSE_NO = 0,   /* more than a quarter used, or not a one-page slab */
+    HAK_SPARSE_WAIT,     /* a quarter used or less since sparse_ms */
+    HAK_SPARSE_DONE,     /* purged; armed again once half used */
+};
+void hak_slab_sparse_mark(heap_t *h, slab_t *s);
+/* The slab lost blocks to a refill: no longer sparse? */
+static inline void hak_slab_sparse_recheck(slab_t *s) {
+    if (s->used > s->capacity >> (s->sparse == HAK_SPARSE_WAIT ? 2 : 1)) s->sparse = HAK_SPARSE_NO;
+}
+/* Threads the blocks of s's lowest purged page back onto its free list. */
+void hak_slab_unpurge_page(slab_t *s);
+/* Purges the sparse slabs of h sparse for delay_ms or longer (h's owner, or
+ * the purger for an abandoned heap).  Returns the bytes purged. */
+size_t hak_heap_purge_sparse(heap_t *h, uint64_t now, uint64_t delay_ms);
+/* The refill's test: the purger has run since h last looked. */
+extern _Atomic uint64_t hak_purge_passes;
+static inline void hak_heap_sparse_poll(heap_t *h) {
+    if (unlikely(h->sparse_pending) &&
+        h->sparse_pass != atomic_load_explicit(&hak_purge_passes, memory_order_relaxed))
+        hak_heap_purge_sparse(h, hak_now_ms(), hak_load(&hak_params.purge_delay_ms));
+}
 
 /* remote.c */
 void hak_remote_push(slab_t *s, void *first, void *last, uint32_t n);

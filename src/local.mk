@@ -12,6 +12,7 @@ HAK_SOURCES = \
 	src/remote.c \
 	src/segmap.c \
 	src/shared_pool.c \
+	src/slab_purge.c \
 	src/size_class.c \
 	src/stats.c \
 	src/stats_print.c \

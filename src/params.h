@@ -16,6 +16,7 @@ typedef struct hak_params {
     uint32_t prefill_budget;                /* prefill.budget: extra slabs on a warm-pool miss */
     uint32_t warm_capacity;                 /* warm_pool.capacity: empty slabs kept per class */
     uint64_t purge_delay_ms;                /* purge.delay_ms */
+    uint32_t purge_sparse;                  /* purge.sparse_slabs: purge free pages of partly used slabs */
     uint32_t background_thread;             /* background_thread: purge from a thread of ours */
     uint32_t prefault;                      /* superslab.prefault: populate new SuperSlabs */
     uint32_t thp;                           /* os.thp: enum hak_thp_mode for new mappings */

@@ -28,6 +28,7 @@ size_t hak_purge_pass(uint64_t delay_ms) {
         bytes += hak_ss_purge(ss, now, delay_ms);
     bytes += hak_large_cache_purge(now, delay_ms);
     atomic_store_explicit(&last_pass_ms, now, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hak_purge_passes, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&hak_purged_bytes, bytes, memory_order_relaxed);
     pthread_mutex_unlock(&purge_lock);
     return bytes;
@@ -99,5 +100,7 @@ size_t hak_purge_now(void) {
     /* other threads' caches: each flushes at its next refill */
     __atomic_fetch_add(&hak_flush_request, 1, __ATOMIC_RELAXED);
     hak_params_changed();
-    return hak_purge_pass(0);
+    size_t own = 0; /* this thread's sparse slabs (others purge theirs at their next refill) */
+    if (hak_tls.state == HAK_THREAD_ACTIVE) own = hak_heap_purge_sparse(hak_tls.heap, hak_now_ms(), 0);
+    return own + hak_purge_pass(0);
 }

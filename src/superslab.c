@@ -107,6 +107,8 @@ static slab_t *carve(heap_t *h, superslab_t *ss, unsigned first, unsigned cls) {
     s->capacity = (uint16_t)(bytes / hak_classes[cls].size);
     s->used = 0;
     s->free = NULL;
+    s->sparse = HAK_SPARSE_NO;
+    s->purged = 0;
     atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
     s->end = (char *)ss + ((size_t)(first + n) << HAK_PAGE_SHIFT);
     s->bump = hak_slab_start(ss, s);
@@ -185,6 +187,8 @@ void hak_slab_retain(slab_t *s) {
      * the pages' contents no longer matter and the purger may drop them */
     s->free = NULL;
     s->bump = hak_slab_start(ss, s);
+    s->sparse = HAK_SPARSE_NO;
+    s->purged = 0;
     uint32_t bits = run_bits(s->npages, s->page);
     hak_spin_lock(&ss->lock);
     mark_dirty(ss, bits);

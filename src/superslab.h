@@ -46,6 +46,9 @@ typedef struct slab {
     uint8_t npages;
     uint8_t state;               /* enum hak_slab_state */
     uint8_t page;                /* first page of the slab */
+    uint8_t sparse;              /* enum hak_sparse_state (slab_purge.c) */
+    uint16_t purged;             /* 4 KiB pages given back while the slab is in use */
+    uint64_t sparse_ms;          /* when it last became sparse */
 } slab_t;
 
 typedef struct superslab {

@@ -20,6 +20,25 @@ static inline void chain_add(chain_t *c, void *b) {
     c->tail = b;
 }
 
+/* Takes up to k blocks from slab s's free list onto chain *c. */
+static inline uint32_t take_list(slab_t *s, uint32_t k, chain_t *c) {
+    void *b = s->free;
+    if (!b) return 0;
+    chain_t cc = *c;
+    uint32_t n = 0;
+    /* the slab's list and the cache's are encoded differently: rewrite as we go */
+    hak_link_walk_t w = hak_link_walk(hak_ss_of(s), s);
+    while (b && n < k) {
+        void *next = hak_link_walk_next(&w, b);
+        chain_add(&cc, b);
+        b = next;
+        n++;
+    }
+    s->free = b;
+    *c = cc;
+    return n;
+}
+
 /* Takes up to k blocks from slab s onto chain *out.  The loops work on
  * copies of the chain and of the slab's fields: the stores into the blocks
  * could alias them, and would make the compiler reload them block by block. */
@@ -29,19 +48,7 @@ static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, chain_t *out) {
         hak_slab_unretain(s);
     }
     chain_t c = *out;
-    uint32_t n = 0;
-    /* the slab's list and the cache's are encoded differently: rewrite as we go */
-    void *b = s->free;
-    if (b) {
-        hak_link_walk_t w = hak_link_walk(hak_ss_of(s), s);
-        while (b && n < k) {
-            void *next = hak_link_walk_next(&w, b);
-            chain_add(&c, b);
-            b = next;
-            n++;
-        }
-        s->free = b;
-    }
+    uint32_t n = take_list(s, k, &c);
     char *bump = s->bump, *end = s->end;
     size_t size = hak_classes[s->cls].size;
     while (n < k && bump < end) {
@@ -50,9 +57,15 @@ static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, chain_t *out) {
         n++;
     }
     s->bump = bump;
+    /* last, the pages a sparse slab gave back (slab_purge.c), one at a time */
+    while (unlikely(n < k && s->purged)) {
+        hak_slab_unpurge_page(s);
+        n += take_list(s, k - n, &c);
+    }
     *out = c;
     s->used = (uint16_t)(s->used + n);
-    if (!s->free && bump >= end) hak_warm_remove(h, s); /* nothing left: full */
+    if (unlikely(s->sparse)) hak_slab_sparse_recheck(s);
+    if (!s->free && bump >= end && !s->purged) hak_warm_remove(h, s); /* nothing left: full */
     return n;
 }
 
@@ -60,6 +73,7 @@ void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls) {
     if (unlikely(__atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != h->params_epoch))
         hak_heap_apply_params(h);
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_remote_collect(h);
+    hak_heap_sparse_poll(h);
     /* refill_count blocks, no more than the cache has room for, at least one */
     uint32_t count = hak_bin_count(bin);
     uint32_t room = count < bin->cap ? bin->cap - count : 0;

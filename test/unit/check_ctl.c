@@ -170,6 +170,7 @@ static const struct tunable {
     {"prefill.budget", 0, 16, true},
     {"warm_pool.capacity", 0, 256, true},
     {"purge.delay_ms", 0, 3600000, true},
+    {"purge.sparse_slabs", 0, 1, true},
     {"large.cache_max", 0, (uint64_t)1 << 40, true},
     {"limit.mapped", 0, (uint64_t)1 << 48, true},
     {"superslab.prefault", 0, 1, true},
@@ -510,7 +511,7 @@ START_TEST(test_list) {
     ck_assert_uint_eq(s.n, 23);
     memset(&s, 0, sizeof s);
     ck_assert_int_eq(hakctl_list("purge", count_cb, &s), 0);
-    ck_assert_uint_eq(s.n, 2);
+    ck_assert_uint_eq(s.n, 3); /* purge.delay_ms, purge.sparse_slabs, purge */
     memset(&s, 0, sizeof s);
     ck_assert_int_eq(hakctl_list("tin", count_cb, &s), ENOENT);
     ck_assert_int_eq(hakctl_list("nothing.here", count_cb, &s), ENOENT);

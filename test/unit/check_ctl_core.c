@@ -136,6 +136,65 @@ START_TEST(test_purge_lowers_resident) {
 }
 END_TEST
 
+/* Memory freed at random leaves slabs partly used; the free 4 KiB pages of
+ * the sparse ones go back to the OS (purge.sparse_slabs), the survivors keep
+ * their contents, and the pages serve new blocks without new slabs. */
+enum { SPARSE_N = 64 * 160 }; /* 160 slabs of 1 KiB blocks */
+static unsigned char *sparse_p[SPARSE_N];
+static uint64_t sparse_purge(bool on, unsigned keep_every) {
+    const unsigned c = 19; /* 1 KiB */
+    bool v = on;
+    ck_assert_int_eq(hakctl("purge.sparse_slabs", NULL, NULL, &v, sizeof v), 0);
+    for (unsigned i = 0; i < SPARSE_N; i++) {
+        ck_assert_ptr_nonnull(sparse_p[i] = hak_malloc(1024));
+        memset(sparse_p[i], (int)(i % 251), 1024);
+    }
+    for (unsigned i = 0; i < SPARSE_N; i++)
+        if (i % keep_every) hak_free(sparse_p[i]);
+    ck_assert_int_eq(hakctl("thread.cache.flush", NULL, NULL, NULL, 0), 0);
+    new_epoch();
+    uint64_t purged0 = rd("stats.purged", 0), slabs = rd("stats.c%u.slabs", c);
+    ck_assert_int_eq(hakctl("purge", NULL, NULL, NULL, 0), 0);
+    new_epoch();
+    uint64_t purged = rd("stats.purged", 0) - purged0;
+    /* the pages come back into use: no new slab, nobody's bytes disturbed */
+    for (unsigned i = 0; i < SPARSE_N; i++)
+        if (i % keep_every) {
+            ck_assert_ptr_nonnull(sparse_p[i] = hak_malloc(1000));
+            memset(sparse_p[i], (int)(i % 251), 1000);
+        }
+    new_epoch();
+    ck_assert_uint_eq(rd("stats.c%u.slabs", c), slabs);
+    for (unsigned i = 0; i < SPARSE_N; i++) {
+        size_t n = i % keep_every ? 1000 : 1024;
+        for (size_t k = 0; k < n; k += 97)
+            ck_assert_msg(sparse_p[i][k] == i % 251, "block %u byte %zu", i, k);
+        ck_assert_uint_eq(sparse_p[i][n - 1], i % 251);
+        hak_free(sparse_p[i]);
+    }
+    return purged;
+}
+START_TEST(test_sparse_slabs_purged) {
+    /* one block in ten kept: at least half the pages (4 blocks each) hold none */
+    uint64_t freed = (uint64_t)SPARSE_N * 1024 / 10 * 9;
+    uint64_t purged = sparse_purge(true, 10);
+    ck_assert_msg(purged >= freed / 2, "purged %llu of %llu freed bytes", (unsigned long long)purged,
+                  (unsigned long long)freed);
+}
+END_TEST
+START_TEST(test_sparse_slabs_off) {
+    /* off: only whole empty slabs (none here) go back */
+    uint64_t purged = sparse_purge(false, 10);
+    ck_assert_msg(purged < (uint64_t)SPARSE_N * 1024 / 10, "purged %llu bytes", (unsigned long long)purged);
+}
+END_TEST
+START_TEST(test_sparse_slabs_busy) {
+    /* one block in three kept: more than a quarter used, the slabs are left alone */
+    uint64_t purged = sparse_purge(true, 3);
+    ck_assert_msg(purged < (uint64_t)SPARSE_N * 1024 / 10, "purged %llu bytes", (unsigned long long)purged);
+}
+END_TEST
+
 /* A thread's cached blocks outlive it: the next thread takes them over (no
  * refill), and the purge action sends a stash nobody adopted home. */
 enum { STASH_N = 64 };
@@ -193,6 +252,9 @@ TCase *ctl_core_tcase(void) {
     tcase_add_test(tc, test_prefill_budget_zero);
     tcase_add_test(tc, test_class_capacity_effect);
     tcase_add_test(tc, test_purge_lowers_resident);
+    tcase_add_test(tc, test_sparse_slabs_purged);
+    tcase_add_test(tc, test_sparse_slabs_off);
+    tcase_add_test(tc, test_sparse_slabs_busy);
     tcase_add_test(tc, test_thread_counters_live);
     tcase_add_test(tc, test_exited_thread_cache_goes_on);
 #endif

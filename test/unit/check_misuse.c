@@ -88,6 +88,17 @@ static void double_free_after_others(void) {
     hak_free(r);
     hak_free(p);
 }
+static void double_free_after_sparse_purge(void) {
+    /* the freed block's page went back to the OS with the block off the
+     * slab's list; the check still knows it is free */
+    enum { N = 64 * 4 };
+    static void *v[N];
+    enable_checks();
+    for (int i = 0; i < N; i++) v[i] = hak_malloc(1024);
+    for (int i = 1; i < N; i++) hak_free(v[i]); /* v[0] keeps the first slab in use */
+    hakctl("purge", NULL, NULL, NULL, 0);
+    hak_free(v[32]); /* in the first slab, on a page with no live block */
+}
 /* A write into a freed block (use after free) hits its encoded free-list
  * link; the refill that reads it reports the corruption. */
 static void use_after_free_write(void) {
@@ -151,6 +162,7 @@ START_TEST(double_frees_are_reported) {
     expect_abort(double_free_after_flush, "double free of 0x");
     expect_abort(double_free_after_others, "double free of 0x");
     expect_abort(double_free_other_thread, "double free of 0x");
+    expect_abort(double_free_after_sparse_purge, "double free of 0x");
 }
 END_TEST
 

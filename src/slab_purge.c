@@ -1,0 +1,144 @@
+/* Sparse slabs.  Memory freed at random leaves most slabs partly used, and
+ * only whole empty slabs used to go back to the OS.  A one-page slab that has
+ * stayed a quarter used or less for purge.delay_ms gives back each 4 KiB page
+ * that holds nothing but free blocks.
+ *
+ * The blocks that start on a purged page leave the slab's free list (their
+ * links go with the page); slab.purged remembers the pages, and a refill
+ * that finds no other free block in the slab threads one page's blocks back
+ * (hak_slab_unpurge_page).  Only a heap's owner touches its slabs' lists, so
+ * the owner purges, from its refill path, once the purger has run since it
+ * last looked; the purger does it itself for abandoned heaps. */
+#include "heap.h"
+#include "os.h"
+#include "purge.h"
+#include <string.h>
+
+#define SUB_SHIFT 12 /* the OS page the purge works in */
+#define SUB_SIZE  ((size_t)1 << SUB_SHIFT)
+#define SUB_PAGES (HAK_PAGE_SIZE / SUB_SIZE)
+_Static_assert(SUB_PAGES <= 16, "slab.purged has a bit per 4 KiB page of a one-page slab");
+
+#define MAX_BLOCKS (HAK_PAGE_SIZE / 16)
+
+_Atomic uint64_t hak_purge_passes;
+
+static char *slab_base(slab_t *s) {
+    return (char *)hak_ss_of(s) + ((size_t)s->page << HAK_PAGE_SHIFT);
+}
+
+/* The blocks whose start lies in 4 KiB page q of s: [*lo, *hi). */
+static void page_blocks(slab_t *s, unsigned q, uint32_t *lo, uint32_t *hi) {
+    size_t size = hak_classes[s->cls].size;
+    char *start = hak_slab_start(hak_ss_of(s), s);
+    char *from = slab_base(s) + ((size_t)q << SUB_SHIFT), *to = from + SUB_SIZE;
+    *lo = from <= start ? 0 : (uint32_t)(((size_t)(from - start) + size - 1) / size);
+    *hi = to <= start ? 0 : (uint32_t)(((size_t)(to - start) + size - 1) / size);
+    if (*hi > s->capacity) *hi = s->capacity;
+    if (*lo > *hi) *lo = *hi;
+}
+
+void hak_slab_sparse_mark(heap_t *h, slab_t *s) {
+    if (!hak_load(&hak_params.purge_sparse)) return;
+    s->sparse = HAK_SPARSE_WAIT;
+    s->sparse_ms = hak_now_ms();
+    h->sparse_pending = true;
+}
+
+void hak_slab_unpurge_page(slab_t *s) {
+    unsigned q = (unsigned)__builtin_ctz(s->purged);
+    s->purged &= (uint16_t)~(1u << q);
+    uint32_t lo, hi;
+    page_blocks(s, q, &lo, &hi);
+    size_t size = hak_classes[s->cls].size;
+    char *start = hak_slab_start(hak_ss_of(s), s);
+    void *head = s->free;
+    for (uint32_t i = hi; i-- > lo;) { /* lowest address first */
+        void *b = start + (size_t)i * size;
+        hak_link_set(b, head);
+        head = b;
+    }
+    s->free = head;
+}
+
+static bool all_set(const uint64_t *map, uint32_t lo, uint32_t hi) {
+    for (uint32_t i = lo; i < hi; i++)
+        if (!(map[i >> 6] >> (i & 63) & 1)) return false;
+    return true;
+}
+
+/* Purges the pages of s that hold only free blocks; returns the bytes. */
+static size_t slab_purge(slab_t *s) {
+    superslab_t *ss = hak_ss_of(s);
+    size_t size = hak_classes[s->cls].size;
+    char *start = hak_slab_start(ss, s), *base = slab_base(s);
+    uint64_t map[MAX_BLOCKS / 64]; /* a bit per free block */
+    memset(map, 0, sizeof map);
+    hak_link_walk_t w = hak_link_walk(ss, s);
+    for (void *b = s->free; b; b = hak_link_walk_next(&w, b)) {
+        uint32_t i = (uint32_t)((size_t)((char *)b - start) / size);
+        map[i >> 6] |= 1ull << (i & 63);
+    }
+    uint32_t lo, hi;
+    for (unsigned q = 0; q < SUB_PAGES; q++) {
+        if (!(s->purged >> q & 1)) continue;
+        page_blocks(s, q, &lo, &hi);
+        for (uint32_t i = lo; i < hi; i++) map[i >> 6] |= 1ull << (i & 63);
+    }
+    /* a page qualifies if every block overlapping it is free and was carved
+     * (beyond the carving point blocks are in no list, and untouched) */
+    uint32_t take = 0;
+    for (unsigned q = 0; q < SUB_PAGES; q++) {
+        char *from = base + ((size_t)q << SUB_SHIFT), *to = from + SUB_SIZE;
+        if ((s->purged >> q & 1) || to > s->bump || to <= start) continue;
+        uint32_t first = from <= start ? 0 : (uint32_t)((size_t)(from - start) / size);
+        uint32_t last = (uint32_t)((size_t)(to - 1 - start) / size);
+        if (all_set(map, first, last + 1)) take |= 1u << q;
+    }
+    if (!take) return 0;
+    /* the blocks starting on those pages leave the list before it goes */
+    void *head = NULL, *prev = NULL, *next;
+    w = hak_link_walk(ss, s);
+    for (void *b = s->free; b; b = next) {
+        next = hak_link_walk_next(&w, b);
+        if (take >> ((size_t)((char *)b - base) >> SUB_SHIFT) & 1) continue;
+        if (prev) hak_link_set(prev, b);
+        else head = b;
+        prev = b;
+    }
+    if (prev) hak_link_set(prev, NULL);
+    s->free = head;
+    s->purged |= (uint16_t)take;
+    size_t bytes = 0;
+    for (unsigned q = 0; q < SUB_PAGES;) {
+        if (!(take >> q & 1)) { q++; continue; }
+        unsigned r = q;
+        while (r < SUB_PAGES && (take >> r & 1)) r++;
+        hak_os_purge(base + ((size_t)q << SUB_SHIFT), (size_t)(r - q) << SUB_SHIFT);
+        bytes += (size_t)(r - q) << SUB_SHIFT;
+        q = r;
+    }
+    return bytes;
+}
+
+size_t hak_heap_purge_sparse(heap_t *h, uint64_t now, uint64_t delay_ms) {
+    h->sparse_pass = atomic_load_explicit(&hak_purge_passes, memory_order_relaxed);
+    bool on = hak_load(&hak_params.purge_sparse) != 0, pending = false;
+    size_t bytes = 0;
+    for (unsigned cls = 0; cls < HAK_NCLASSES && hak_classes[cls].slab_pages == 1; cls++) {
+        for (slab_t *s = h->warm[cls]; s; s = s->next) {
+            if (s->sparse != HAK_SPARSE_WAIT) continue;
+            if (!on || s->used == 0 || s->used > s->capacity / 4) {
+                s->sparse = HAK_SPARSE_NO;
+            } else if (now - s->sparse_ms >= delay_ms) {
+                bytes += slab_purge(s);
+                s->sparse = HAK_SPARSE_DONE;
+            } else {
+                pending = true;
+            }
+        }
+    }
+    h->sparse_pending = pending;
+    atomic_fetch_add_explicit(&hak_purged_bytes, bytes, memory_order_relaxed);
+    return bytes;
+}

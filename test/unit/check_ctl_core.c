@@ -142,12 +142,12 @@ END_TEST
 enum { SPARSE_N = 64 * 160 }; /* 160 slabs of 1 KiB blocks */
 static unsigned char *sparse_p[SPARSE_N];
 static uint64_t sparse_purge(bool on, unsigned keep_every) {
-    const unsigned c = 19; /* 1 KiB */
+    const unsigned c = 19; /* 1 KiB blocks, also with debug.checks' 16 bytes of canary */
     bool v = on;
     ck_assert_int_eq(hakctl("purge.sparse_slabs", NULL, NULL, &v, sizeof v), 0);
     for (unsigned i = 0; i < SPARSE_N; i++) {
-        ck_assert_ptr_nonnull(sparse_p[i] = hak_malloc(1024));
-        memset(sparse_p[i], (int)(i % 251), 1024);
+        ck_assert_ptr_nonnull(sparse_p[i] = hak_malloc(1000));
+        memset(sparse_p[i], (int)(i % 251), 1000);
     }
     for (unsigned i = 0; i < SPARSE_N; i++)
         if (i % keep_every) hak_free(sparse_p[i]);
@@ -160,13 +160,13 @@ static uint64_t sparse_purge(bool on, unsigned keep_every) {
     /* the pages come back into use: no new slab, nobody's bytes disturbed */
     for (unsigned i = 0; i < SPARSE_N; i++)
         if (i % keep_every) {
-            ck_assert_ptr_nonnull(sparse_p[i] = hak_malloc(1000));
-            memset(sparse_p[i], (int)(i % 251), 1000);
+            ck_assert_ptr_nonnull(sparse_p[i] = hak_malloc(990));
+            memset(sparse_p[i], (int)(i % 251), 990);
         }
     new_epoch();
     ck_assert_uint_eq(rd("stats.c%u.slabs", c), slabs);
     for (unsigned i = 0; i < SPARSE_N; i++) {
-        size_t n = i % keep_every ? 1000 : 1024;
+        size_t n = i % keep_every ? 990 : 1000;
         for (size_t k = 0; k < n; k += 97)
             ck_assert_msg(sparse_p[i][k] == i % 251, "block %u byte %zu", i, k);
         ck_assert_uint_eq(sparse_p[i][n - 1], i % 251);

@@ -30,6 +30,7 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
             if (!hak_thread_init()) { errno = ENOMEM; return NULL; }
             p = b->head; /* the heap's last thread may have left blocks */
         }
+        if (unlikely(b->cap < hak_tls.full_cap[cls])) hak_bin_set_cap(b, hak_tls.full_cap[cls]);
         if (p == HAK_CACHE_END && (p = hak_refill(hak_tls.heap, b, cls)) == NULL) {
             errno = ENOMEM;
             return NULL;
@@ -139,6 +140,16 @@ static void check_free_fully(const hak_bin_t *b, void *p, unsigned cls) {
     memset((char *)p + sizeof(void *), HAK_JUNK, size - sizeof(void *));
 }
 
+/* A full bin: flush half, or all of it if the thread took nothing from it
+ * since the last overflow (its blocks would only wait there, holding pages
+ * of another thread's slabs). */
+static void overflow(hak_bin_t *b, unsigned cls, uint32_t count) {
+    bool free_only = hak_bin_out(b) == hak_tls.overflow_out[cls];
+    hak_flush(hak_tls.heap, b, cls, free_only ? count : count - b->cap / 2);
+    if (free_only && b->cap > HAK_FREE_ONLY_CAP) hak_bin_set_cap(b, HAK_FREE_ONLY_CAP);
+    hak_tls.overflow_out[cls] = hak_bin_out(b);
+}
+
 static void small_free(void *p, unsigned cls) {
     hak_bin_t *b = hak_bin(&hak_tls, cls);
     if (p == b->head) report_double_free(p, cls);
@@ -151,7 +162,7 @@ static void small_free(void *p, unsigned cls) {
     b->head = p;
     HAK_BIN_ADD(b->in, 1);
     uint32_t count = hak_bin_count(b);
-    if (count > b->cap) hak_flush(hak_tls.heap, b, cls, count - b->cap / 2);
+    if (count > b->cap) overflow(b, cls, count);
 }
 
 void *hak_malloc_slow(size_t size) {

@@ -40,7 +40,8 @@ void hak_heap_apply_params(heap_t *h) {
         bool checks = hak_checks_on();
         for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
             hak_bin_t *b = hak_bin(h->tls, cls);
-            hak_bin_set_cap(b, checks ? 0 : hak_class_capacity(cls));
+            h->tls->full_cap[cls] = checks ? 0 : hak_class_capacity(cls);
+            hak_bin_set_cap(b, h->tls->full_cap[cls]);
             b->nmagic = hak_block_nmagic(cls);
             uint32_t count = hak_bin_count(b);
             if (count > b->cap) hak_flush(h, b, cls, count - b->cap);

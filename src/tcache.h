@@ -35,6 +35,7 @@ typedef struct hak_bin {
 #endif
 
 #define HAK_NMAGIC_NEVER 0xffffffffu
+#define HAK_FREE_ONLY_CAP 32u
 
 /* The cache's own list is linked through each block's first word, stored
  * XORed with the secret (safe-linking, as in glibc's tcache).  A write into a
@@ -106,6 +107,11 @@ typedef struct hak_tls {
     struct heap *heap;
     int state;                         /* enum hak_thread_state */
     uint64_t large_allocated, large_freed; /* bytes in large blocks, this thread */
+    /* Slow paths only.  A bin that overflows twice with no malloc between
+     * (a thread that frees what others allocate) flushes whole and runs at
+     * HAK_FREE_ONLY_CAP until its next refill restores full_cap. */
+    uint64_t overflow_out[HAK_NCLASSES]; /* hak_bin_out after the last overflow */
+    uint32_t full_cap[HAK_NCLASSES];     /* the capacity the tunables give */
 } hak_tls_t;
 
 _Static_assert(sizeof(hak_bin_t) == HAK_BIN_BYTES && offsetof(hak_tls_t, bin_by_page) == 0,

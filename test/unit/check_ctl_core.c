@@ -195,6 +195,44 @@ START_TEST(test_sparse_slabs_busy) {
 }
 END_TEST
 
+/* A thread that only frees a class (what another allocated) keeps few of
+ * its blocks cached; once it allocates the class itself, its full cache is
+ * back. */
+enum { FO_N = 1000 };
+static void *fo_blocks[FO_N];
+static void *fo_alloc(void *arg) {
+    (void)arg;
+    for (int i = 0; i < FO_N; i++) ck_assert_ptr_nonnull(fo_blocks[i] = hak_malloc(64));
+    return NULL;
+}
+static void *fo_free(void *arg) {
+    uint64_t *cached = arg;
+    const unsigned c = 3; /* 64 B: full capacity 256 */
+    for (int i = 0; i < FO_N; i++) hak_free(fo_blocks[i]);
+    new_epoch();
+    cached[0] = rd("stats.c%u.cached", c);
+    /* now allocate the class, then free as much again */
+    for (int i = 0; i < 200; i++) ck_assert_ptr_nonnull(fo_blocks[i] = hak_malloc(64));
+    for (int i = 0; i < 200; i++) hak_free(fo_blocks[i]);
+    new_epoch();
+    cached[1] = rd("stats.c%u.cached", c);
+    return NULL;
+}
+START_TEST(test_free_only_bin_shrinks) {
+    if (HAK_DEBUG) return; /* debug.checks: no caching */
+    uint64_t delay = 3600000; /* the exited allocator's stash stays put */
+    ck_assert_int_eq(hakctl("purge.delay_ms", NULL, NULL, &delay, sizeof delay), 0);
+    pthread_t t;
+    uint64_t cached[2];
+    ck_assert_int_eq(pthread_create(&t, NULL, fo_alloc, NULL), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(pthread_create(&t, NULL, fo_free, cached), 0);
+    pthread_join(t, NULL);
+    ck_assert_msg(cached[0] <= 32, "a free-only thread caches %llu blocks", (unsigned long long)cached[0]);
+    ck_assert_msg(cached[1] >= 150, "after allocating, it caches %llu", (unsigned long long)cached[1]);
+}
+END_TEST
+
 /* A thread's cached blocks outlive it: the next thread takes them over (no
  * refill), and the purge action sends a stash nobody adopted home. */
 enum { STASH_N = 64 };
@@ -257,6 +295,7 @@ TCase *ctl_core_tcase(void) {
     tcase_add_test(tc, test_sparse_slabs_busy);
     tcase_add_test(tc, test_thread_counters_live);
     tcase_add_test(tc, test_exited_thread_cache_goes_on);
+    tcase_add_test(tc, test_free_only_bin_shrinks);
 #endif
     return tc;
 }

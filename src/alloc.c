@@ -148,6 +148,7 @@ static void overflow(hak_bin_t *b, unsigned cls, uint32_t count) {
     hak_flush(hak_tls.heap, b, cls, free_only ? count : count - b->cap / 2);
     if (free_only && b->cap > HAK_FREE_ONLY_CAP) hak_bin_set_cap(b, HAK_FREE_ONLY_CAP);
     hak_tls.overflow_out[cls] = hak_bin_out(b);
+    hak_heap_sparse_poll(hak_tls.heap); /* a thread that only frees purges too */
 }
 
 static void small_free(void *p, unsigned cls) {

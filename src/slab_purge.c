@@ -7,8 +7,8 @@
  * links go with the page); slab.purged remembers the pages, and a refill
  * that finds no other free block in the slab threads one page's blocks back
  * (hak_slab_unpurge_page).  Only a heap's owner touches its slabs' lists, so
- * the owner purges, from its refill path, once the purger has run since it
- * last looked; the purger does it itself for abandoned heaps. */
+ * the owner purges, from its refill path or a bin's overflow, once the purger
+ * has run since it last looked; the purger does it itself for abandoned heaps. */
 #include "heap.h"
 #include "os.h"
 #include "purge.h"

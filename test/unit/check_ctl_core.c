@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "ctl.h"
 #include "size_class.h"
 
@@ -195,6 +196,31 @@ START_TEST(test_sparse_slabs_busy) {
 }
 END_TEST
 
+START_TEST(test_sparse_slabs_purged_while_freeing) {
+    /* no purge action and no malloc: the thread's later frees purge */
+    if (HAK_DEBUG) return; /* debug.checks: no caching, so no overflowing bin */
+    uint64_t delay = 50;
+    ck_assert_int_eq(hakctl("purge.delay_ms", NULL, NULL, &delay, sizeof delay), 0);
+    enum { OTHER = 600 };
+    static void *other[OTHER];
+    for (unsigned i = 0; i < OTHER; i++) ck_assert_ptr_nonnull(other[i] = hak_malloc(64));
+    for (unsigned i = 0; i < SPARSE_N; i++) ck_assert_ptr_nonnull(sparse_p[i] = hak_malloc(1000));
+    for (unsigned i = 0; i < SPARSE_N; i++) memset(sparse_p[i], 1, 1000);
+    for (unsigned i = 0; i < SPARSE_N; i++)
+        if (i % 10) hak_free(sparse_p[i]);
+    struct timespec ts = {0, 300 * 1000 * 1000}; /* several purger passes */
+    nanosleep(&ts, NULL);
+    new_epoch();
+    uint64_t purged0 = rd("stats.purged", 0);
+    for (unsigned i = 0; i < OTHER; i++) hak_free(other[i]); /* bin c3 overflows */
+    new_epoch();
+    uint64_t purged = rd("stats.purged", 0) - purged0;
+    ck_assert_msg(purged >= (uint64_t)SPARSE_N * 1024 / 10 * 9 / 2, "purged %llu bytes",
+                  (unsigned long long)purged);
+    for (unsigned i = 0; i < SPARSE_N; i += 10) ck_assert_uint_eq(((unsigned char *)sparse_p[i])[999], 1);
+}
+END_TEST
+
 /* A thread that only frees a class (what another allocated) keeps few of
  * its blocks cached; once it allocates the class itself, its full cache is
  * back. */
@@ -293,6 +319,7 @@ TCase *ctl_core_tcase(void) {
     tcase_add_test(tc, test_sparse_slabs_purged);
     tcase_add_test(tc, test_sparse_slabs_off);
     tcase_add_test(tc, test_sparse_slabs_busy);
+    tcase_add_test(tc, test_sparse_slabs_purged_while_freeing);
     tcase_add_test(tc, test_thread_counters_live);
     tcase_add_test(tc, test_exited_thread_cache_goes_on);
     tcase_add_test(tc, test_free_only_bin_shrinks);

@@ -141,7 +141,7 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
     FUNC_RW("tcache.c<N>.capacity", U32, HAK_NCLASSES, 0, HAK_CAPACITY_MAX, get_capacity,
             set_capacity, "0..4096", "derived",
             "effective thread-cache capacity of class N; writing overrides it, 0 = derived"),
-    PARAM("prefill.budget", U32, prefill_budget, 0, HAK_PREFILL_MAX, "0..16", "2",
+    PARAM("prefill.budget", U32, prefill_budget, 0, HAK_PREFILL_MAX, "0..16", "0",
           "extra slabs loaded into the warm pool on a miss (classes up to 8 KiB); 0 turns prefill off"),
     PARAM("warm_pool.capacity", U32, warm_capacity, 0, HAK_WARM_MAX, "0..256", "4",
           "empty slabs kept per class in a heap's warm pool"),

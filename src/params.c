@@ -4,7 +4,7 @@
 hak_params_t hak_params = {
     .refill_count = 32,
     .tcache_capacity = 256,
-    .prefill_budget = 2,
+    .prefill_budget = 0,
     .warm_capacity = 4,
     .purge_delay_ms = 1000,
     .purge_sparse = 1,

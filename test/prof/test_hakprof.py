@@ -133,7 +133,7 @@ class PrinterTest(unittest.TestCase):
                 v = d["tunables"][n["name"]]
                 want = {"bool": bool, "string": str}.get(n["type"], int)
                 self.assertIsInstance(v, want, n["name"])
-        self.assertEqual(d["tunables"]["prefill.budget"], 2)
+        self.assertEqual(d["tunables"]["prefill.budget"], 0)
         self.assertIs(d["tunables"]["background_thread"], False)  # from HAKMEM_CONF
 
     def test_json_matches_nodes(self):
@@ -275,7 +275,7 @@ class HakprofRunTest(TmpDirCase):
         self.assertRegex(s.stdout, r"overhead\s+\d+\.\d%")
         rows = re.findall(r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\d+\s+\d+\s+[\d.]+%", s.stdout, re.M)
         self.assertGreater(len(rows), 3, s.stdout)
-        self.assertRegex(s.stdout, r"prefill\.budget\s+2")
+        self.assertRegex(s.stdout, r"prefill\.budget\s+0")
         j = json.loads(hakprof("show", out, "--json").stdout)
         self.assertEqual(len(j["classes"]), len(rows))
         self.assertEqual(j["snapshots"], 1)
@@ -372,7 +372,7 @@ class HakprofNamesTest(unittest.TestCase):
     def test_names(self):
         r = hakprof("names", "prefill")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout, r"prefill\.budget\s+u32\s+read-write\s+2\s+\S")
+        self.assertRegex(r.stdout, r"prefill\.budget\s+u32\s+read-write\s+0\s+\S")
         all_ = names()
         stats = any(n["name"] == "config.stats" and n["value"] for n in all_)
         if stats:

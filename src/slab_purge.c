@@ -128,7 +128,7 @@ size_t hak_heap_purge_sparse(heap_t *h, uint64_t now, uint64_t delay_ms) {
     for (unsigned cls = 0; cls < HAK_NCLASSES && hak_classes[cls].slab_pages == 1; cls++) {
         for (slab_t *s = h->warm[cls]; s; s = s->next) {
             if (s->sparse != HAK_SPARSE_WAIT) continue;
-            if (!on || s->used == 0 || s->used > s->capacity / 4) {
+            if (!on || !hak_slab_is_sparse(s)) {
                 s->sparse = HAK_SPARSE_NO;
             } else if (now - s->sparse_ms >= delay_ms) {
                 bytes += slab_purge(s);

@@ -86,7 +86,7 @@ static void check_not_in_slab(heap_t *h, void *p, unsigned cls) {
     if (ss->owner != h) return;
     slab_t *s = hak_slab_of(ss, p);
     if ((char *)p >= s->bump) report_double_free(p, cls); /* carved afresh since */
-    if (s->purged >> (((uintptr_t)p >> 12) & (HAK_PAGE_SIZE / 4096 - 1)) & 1)
+    if (s->purged >> hak_subpage_of(p) & 1)
         report_double_free(p, cls); /* on a page a sparse slab gave back */
     hak_link_walk_t w = hak_link_walk(ss, s);
     for (void *q = s->free; q; q = hak_link_walk_next(&w, q))

@@ -14,10 +14,7 @@
 #include "purge.h"
 #include <string.h>
 
-#define SUB_SHIFT 12 /* the OS page the purge works in */
-#define SUB_SIZE  ((size_t)1 << SUB_SHIFT)
-#define SUB_PAGES (HAK_PAGE_SIZE / SUB_SIZE)
-_Static_assert(SUB_PAGES <= 16, "slab.purged has a bit per 4 KiB page of a one-page slab");
+_Static_assert(HAK_SUBPAGES <= 16, "slab.purged has a bit per 4 KiB page of a one-page slab");
 
 #define MAX_BLOCKS (HAK_PAGE_SIZE / 16)
 
@@ -31,7 +28,7 @@ static char *slab_base(slab_t *s) {
 static void page_blocks(slab_t *s, unsigned q, uint32_t *lo, uint32_t *hi) {
     size_t size = hak_classes[s->cls].size;
     char *start = hak_slab_start(hak_ss_of(s), s);
-    char *from = slab_base(s) + ((size_t)q << SUB_SHIFT), *to = from + SUB_SIZE;
+    char *from = slab_base(s) + ((size_t)q << HAK_SUBPAGE_SHIFT), *to = from + HAK_SUBPAGE_SIZE;
     *lo = from <= start ? 0 : (uint32_t)(((size_t)(from - start) + size - 1) / size);
     *hi = to <= start ? 0 : (uint32_t)(((size_t)(to - start) + size - 1) / size);
     if (*hi > s->capacity) *hi = s->capacity;
@@ -61,6 +58,10 @@ void hak_slab_unpurge_page(slab_t *s) {
     s->free = head;
 }
 
+static void set_bits(uint64_t *map, uint32_t lo, uint32_t hi) {
+    for (uint32_t i = lo; i < hi; i++) map[i >> 6] |= 1ull << (i & 63);
+}
+
 static bool all_set(const uint64_t *map, uint32_t lo, uint32_t hi) {
     for (uint32_t i = lo; i < hi; i++)
         if (!(map[i >> 6] >> (i & 63) & 1)) return false;
@@ -77,19 +78,19 @@ static size_t slab_purge(slab_t *s) {
     hak_link_walk_t w = hak_link_walk(ss, s);
     for (void *b = s->free; b; b = hak_link_walk_next(&w, b)) {
         uint32_t i = (uint32_t)((size_t)((char *)b - start) / size);
-        map[i >> 6] |= 1ull << (i & 63);
+        set_bits(map, i, i + 1);
     }
     uint32_t lo, hi;
-    for (unsigned q = 0; q < SUB_PAGES; q++) {
+    for (unsigned q = 0; q < HAK_SUBPAGES; q++) {
         if (!(s->purged >> q & 1)) continue;
         page_blocks(s, q, &lo, &hi);
-        for (uint32_t i = lo; i < hi; i++) map[i >> 6] |= 1ull << (i & 63);
+        set_bits(map, lo, hi);
     }
     /* a page qualifies if every block overlapping it is free and was carved
      * (beyond the carving point blocks are in no list, and untouched) */
     uint32_t take = 0;
-    for (unsigned q = 0; q < SUB_PAGES; q++) {
-        char *from = base + ((size_t)q << SUB_SHIFT), *to = from + SUB_SIZE;
+    for (unsigned q = 0; q < HAK_SUBPAGES; q++) {
+        char *from = base + ((size_t)q << HAK_SUBPAGE_SHIFT), *to = from + HAK_SUBPAGE_SIZE;
         if ((s->purged >> q & 1) || to > s->bump || to <= start) continue;
         uint32_t first = from <= start ? 0 : (uint32_t)((size_t)(from - start) / size);
         uint32_t last = (uint32_t)((size_t)(to - 1 - start) / size);
@@ -101,7 +102,7 @@ static size_t slab_purge(slab_t *s) {
     w = hak_link_walk(ss, s);
     for (void *b = s->free; b; b = next) {
         next = hak_link_walk_next(&w, b);
-        if (take >> ((size_t)((char *)b - base) >> SUB_SHIFT) & 1) continue;
+        if (take >> hak_subpage_of(b) & 1) continue;
         if (prev) hak_link_set(prev, b);
         else head = b;
         prev = b;
@@ -110,12 +111,12 @@ static size_t slab_purge(slab_t *s) {
     s->free = head;
     s->purged |= (uint16_t)take;
     size_t bytes = 0;
-    for (unsigned q = 0; q < SUB_PAGES;) {
+    for (unsigned q = 0; q < HAK_SUBPAGES;) {
         if (!(take >> q & 1)) { q++; continue; }
         unsigned r = q;
-        while (r < SUB_PAGES && (take >> r & 1)) r++;
-        hak_os_purge(base + ((size_t)q << SUB_SHIFT), (size_t)(r - q) << SUB_SHIFT);
-        bytes += (size_t)(r - q) << SUB_SHIFT;
+        while (r < HAK_SUBPAGES && (take >> r & 1)) r++;
+        hak_os_purge(base + ((size_t)q << HAK_SUBPAGE_SHIFT), (size_t)(r - q) << HAK_SUBPAGE_SHIFT);
+        bytes += (size_t)(r - q) << HAK_SUBPAGE_SHIFT;
         q = r;
     }
     return bytes;

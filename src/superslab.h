@@ -77,6 +77,14 @@ static inline superslab_t *hak_ss_of(const void *p) {
 static inline unsigned hak_page_of(const void *p) {
     return (unsigned)((uintptr_t)p >> HAK_PAGE_SHIFT) & (HAK_SS_PAGES - 1);
 }
+/* slab.purged has a bit per 4 KiB page of a one-page slab (slab_purge.c):
+ * the bit of the page holding p. */
+#define HAK_SUBPAGE_SHIFT 12 /* the OS page the purge works in */
+#define HAK_SUBPAGE_SIZE ((size_t)1 << HAK_SUBPAGE_SHIFT)
+#define HAK_SUBPAGES (HAK_PAGE_SIZE >> HAK_SUBPAGE_SHIFT)
+static inline unsigned hak_subpage_of(const void *p) {
+    return (unsigned)((uintptr_t)p >> HAK_SUBPAGE_SHIFT) & (HAK_SUBPAGES - 1);
+}
 static inline slab_t *hak_slab_of(superslab_t *ss, const void *p) {
     return &ss->slabs[ss->page_slab[hak_page_of(p)]];
 }

@@ -107,9 +107,10 @@ typedef struct hak_tls {
     struct heap *heap;
     int state;                         /* enum hak_thread_state */
     uint64_t large_allocated, large_freed; /* bytes in large blocks, this thread */
-    /* Slow paths only.  A bin that overflows twice with no malloc between
-     * (a thread that frees what others allocate) flushes whole and runs at
-     * HAK_FREE_ONLY_CAP until its next refill restores full_cap. */
+    /* Slow paths only.  A bin that overflows with no malloc since its last
+     * overflow, or since the thread began (a thread that frees what others
+     * allocate), flushes whole and runs at HAK_FREE_ONLY_CAP until its next
+     * refill restores full_cap. */
     uint64_t overflow_out[HAK_NCLASSES]; /* hak_bin_out after the last overflow */
     uint32_t full_cap[HAK_NCLASSES];     /* the capacity the tunables give */
 } hak_tls_t;

@@ -142,16 +142,21 @@ END_TEST
  * their contents, and the pages serve new blocks without new slabs. */
 enum { SPARSE_N = 64 * 160 }; /* 160 slabs of 1 KiB blocks */
 static unsigned char *sparse_p[SPARSE_N];
-static uint64_t sparse_purge(bool on, unsigned keep_every) {
-    const unsigned c = 19; /* 1 KiB blocks, also with debug.checks' 16 bytes of canary */
-    bool v = on;
-    ck_assert_int_eq(hakctl("purge.sparse_slabs", NULL, NULL, &v, sizeof v), 0);
+/* Fills the slabs (block i holds i % 251), then frees all but every
+ * keep_every-th block. */
+static void sparse_fill(unsigned keep_every) {
     for (unsigned i = 0; i < SPARSE_N; i++) {
         ck_assert_ptr_nonnull(sparse_p[i] = hak_malloc(1000));
         memset(sparse_p[i], (int)(i % 251), 1000);
     }
     for (unsigned i = 0; i < SPARSE_N; i++)
         if (i % keep_every) hak_free(sparse_p[i]);
+}
+static uint64_t sparse_purge(bool on, unsigned keep_every) {
+    const unsigned c = 19; /* 1 KiB blocks, also with debug.checks' 16 bytes of canary */
+    bool v = on;
+    ck_assert_int_eq(hakctl("purge.sparse_slabs", NULL, NULL, &v, sizeof v), 0);
+    sparse_fill(keep_every);
     ck_assert_int_eq(hakctl("thread.cache.flush", NULL, NULL, NULL, 0), 0);
     new_epoch();
     uint64_t purged0 = rd("stats.purged", 0), slabs = rd("stats.c%u.slabs", c);
@@ -205,10 +210,7 @@ START_TEST(test_sparse_slabs_purged_while_freeing) {
     enum { OTHER = 600 };
     static void *other[OTHER];
     for (unsigned i = 0; i < OTHER; i++) ck_assert_ptr_nonnull(other[i] = hak_malloc(64));
-    for (unsigned i = 0; i < SPARSE_N; i++) ck_assert_ptr_nonnull(sparse_p[i] = hak_malloc(1000));
-    for (unsigned i = 0; i < SPARSE_N; i++) memset(sparse_p[i], 1, 1000);
-    for (unsigned i = 0; i < SPARSE_N; i++)
-        if (i % 10) hak_free(sparse_p[i]);
+    sparse_fill(10);
     struct timespec ts = {0, 300 * 1000 * 1000}; /* several purger passes */
     nanosleep(&ts, NULL);
     new_epoch();
@@ -218,7 +220,7 @@ START_TEST(test_sparse_slabs_purged_while_freeing) {
     uint64_t purged = rd("stats.purged", 0) - purged0;
     ck_assert_msg(purged >= (uint64_t)SPARSE_N * 1024 / 10 * 9 / 2, "purged %llu bytes",
                   (unsigned long long)purged);
-    for (unsigned i = 0; i < SPARSE_N; i += 10) ck_assert_uint_eq(((unsigned char *)sparse_p[i])[999], 1);
+    for (unsigned i = 0; i < SPARSE_N; i += 10) ck_assert_uint_eq(sparse_p[i][999], i % 251);
 }
 END_TEST
 

@@ -37,9 +37,11 @@ static void fork_prepare(void) {
     hak_heaps_fork_prepare();
     hak_large_fork_prepare();
     hak_os_fork_prepare();
+    hak_pagemap_fork_prepare();
 }
 
 static void fork_parent(void) {
+    hak_pagemap_fork_parent();
     hak_os_fork_parent();
     hak_large_fork_parent();
     hak_heaps_fork_parent();
@@ -48,6 +50,7 @@ static void fork_parent(void) {
 }
 
 static void fork_child(void) {
+    hak_pagemap_fork_child();
     hak_os_fork_child();
     hak_large_fork_child();
     hak_heaps_fork_child();

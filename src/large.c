@@ -118,7 +118,11 @@ void *hak_large_alloc(size_t size, size_t align, bool zero) {
         h->base = base;
         h->map_size = need;
         h->offset = offset;
-        hak_segmap_set(user, huge_align ? HAK_SEG_LARGE_ALIGNED : HAK_SEG_LARGE);
+        if (!hak_segmap_set(user, huge_align ? HAK_SEG_LARGE_ALIGNED : HAK_SEG_LARGE)) {
+            hak_os_unmap(base, need);
+            errno = ENOMEM;
+            return NULL;
+        }
     }
     h->size = size;
     h->next = h->prev = NULL;
@@ -177,6 +181,10 @@ static large_hdr_t *remap(large_hdr_t *h, size_t need) {
     if (r == MAP_FAILED) {
         void *target = hak_os_reserve(need, HAK_SS_SIZE);
         if (!target) return NULL;
+        if (!hak_pagemap_cover((char *)target + h->offset, 1)) {
+            munmap(target, need);
+            return NULL;
+        }
         /* forget the old chunk while its range is still ours: once the pages
          * move, another thread may map a block of its own there */
         hak_segmap_set(old_user, HAK_SEG_NONE);

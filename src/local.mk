@@ -10,7 +10,6 @@ HAK_SOURCES = \
 	src/params.c \
 	src/purge.c \
 	src/remote.c \
-	src/segmap.c \
 	src/shared_pool.c \
 	src/slab_purge.c \
 	src/size_class.c \

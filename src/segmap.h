@@ -1,17 +1,15 @@
-/* The segment map: one byte per 2 MiB of the 47-bit user address space,
- * saying what hakmem keeps there.  free() reads it before it touches any
- * header, so a pointer that is not ours is recognised without a fault and
- * without a registry search.  It lives in .bss: 64 MiB of address space of
- * which only the pages covering our mappings are ever written. */
+/* The segment map: what hakmem keeps in each 2 MiB chunk of the address
+ * space, read by slow paths before they touch any header, so a pointer that
+ * is not ours is recognised without a fault and without a registry search.
+ * It is the chunk part of the page map's leaves (pagemap.h). */
 #ifndef HAK_SEGMAP_H
 #define HAK_SEGMAP_H
 
-#include "util.h"
+#include "pagemap.h"
 
-#define HAK_SS_SHIFT   21
+#define HAK_SS_SHIFT   HAK_MAP_CHUNK_SHIFT
 #define HAK_SS_SIZE    ((size_t)1 << HAK_SS_SHIFT)
 #define HAK_SS_MASK    (HAK_SS_SIZE - 1)
-#define HAK_SEGMAP_N   ((size_t)1 << (47 - HAK_SS_SHIFT))
 
 enum hak_seg_kind {
     HAK_SEG_NONE = 0,
@@ -20,17 +18,14 @@ enum hak_seg_kind {
     HAK_SEG_LARGE_ALIGNED = 3, /* large block aligned to >= 2 MiB: header just before it */
 };
 
-extern uint8_t hak_segmap[HAK_SEGMAP_N];
+static inline unsigned hak_seg_kind_of(const void *p) { return (unsigned)hak_chunkmap_get(p); }
 
-static inline unsigned hak_seg_kind_of(const void *p) {
-    uintptr_t chunk = (uintptr_t)p >> HAK_SS_SHIFT;
-    if (unlikely(chunk >= HAK_SEGMAP_N)) return HAK_SEG_NONE;
-    return __atomic_load_n(&hak_segmap[chunk], __ATOMIC_RELAXED);
-}
-
-static inline void hak_segmap_set(const void *chunk_start, unsigned kind) {
-    __atomic_store_n(&hak_segmap[(uintptr_t)chunk_start >> HAK_SS_SHIFT], (uint8_t)kind,
-                     __ATOMIC_RELEASE);
+/* Records the kind of the chunk holding chunk_start; false if the map could
+ * not take it (then the chunk must not be used). */
+static inline bool hak_segmap_set(const void *chunk_start, unsigned kind) {
+    if (kind != HAK_SEG_NONE && !hak_pagemap_cover(chunk_start, 1)) return false;
+    hak_chunkmap_set(chunk_start, 1, kind);
+    return true;
 }
 
 #endif

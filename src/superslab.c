@@ -27,14 +27,18 @@ _Atomic size_t hak_ss_pooled;
 /* A page's class, in its SuperSlab (slow paths) and in the page map (the
  * free fast path, which stores class + 1 so that 0 means "no slab"). */
 static void page_class_set(superslab_t *ss, unsigned page, unsigned cls) {
-    hak_pagemap_set((char *)ss + ((size_t)page << HAK_PAGE_SHIFT),
-                    cls == HAK_CLASS_NONE ? 0 : cls + 1);
+    hak_pagemap_set((char *)ss + ((size_t)page << HAK_PAGE_SHIFT), HAK_PAGE_SIZE >> HAK_MAP_PAGE_SHIFT,
+                    cls == HAK_CLASS_NONE ? 0 : (uint16_t)((cls + 1) * sizeof(hak_bin_t)));
     __atomic_store_n(&ss->page_class[page], (uint8_t)cls, __ATOMIC_RELEASE);
 }
 
 static superslab_t *ss_map_new(void) {
     void *p = hak_os_map(HAK_SS_SIZE, HAK_SS_SIZE, hak_load(&hak_params.prefault) != 0);
     if (!p) return NULL;
+    if (!hak_pagemap_cover(p, HAK_SS_SIZE) || !hak_segmap_set(p, HAK_SEG_SUPERSLAB)) {
+        hak_os_unmap(p, HAK_SS_SIZE);
+        return NULL;
+    }
     superslab_t *ss = p;
     /* the mapping is zeroed: only the non-zero fields need setting */
     memset(ss->page_class, HAK_CLASS_NONE, sizeof ss->page_class);
@@ -45,7 +49,6 @@ static superslab_t *ss_map_new(void) {
     while (!atomic_compare_exchange_weak_explicit(&hak_ss_all, &head, ss, memory_order_release,
                                                   memory_order_relaxed));
     atomic_fetch_add_explicit(&hak_ss_count, 1, memory_order_relaxed);
-    hak_segmap_set(ss, HAK_SEG_SUPERSLAB);
     return ss;
 }
 

@@ -159,13 +159,15 @@ static inline void *hak_malloc_fast(size_t size) {
 }
 
 static inline void hak_free_fast(void *p) {
-    uintptr_t page = (uintptr_t)p >> HAK_PAGEMAP_SHIFT;
-    /* NULL, foreign pointers and large blocks: page-map value 0, or beyond */
-    if (unlikely(page >= hak_pagemap_pages)) {
+    uintptr_t region = (uintptr_t)p >> HAK_MAP_REGION_SHIFT;
+    /* beyond the user address space, or before the map is set up */
+    if (unlikely(region >= hak_pagemap_nroots)) {
         hak_free_slow(p);
         return;
     }
-    hak_fast_bin_t *b = HAK_FAST_BIN((uintptr_t)hak_pagemap[page] * sizeof(hak_bin_t));
+    /* NULL, foreign pointers and large blocks: bin offset 0, the no-class bin */
+    uint16_t off = *(const uint16_t *)(hak_pagemap_root[region] + ((uintptr_t)p >> HAK_MAP_PAGE_SHIFT) * 2);
+    hak_fast_bin_t *b = HAK_FAST_BIN(off);
     /* full cache, unset thread, no slab of ours, a pointer inside a block (or
      * a class checked on the slow path), and the cheapest double free (the
      * block just freed) all leave here */

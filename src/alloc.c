@@ -30,10 +30,18 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
             if (!hak_thread_init()) { errno = ENOMEM; return NULL; }
             p = b->head; /* the heap's last thread may have left blocks */
         }
-        if (unlikely(b->cap < hak_tls.full_cap[cls])) hak_bin_set_cap(b, hak_tls.full_cap[cls]);
-        if (p == HAK_CACHE_END && (p = hak_refill(hak_tls.heap, b, cls)) == NULL) {
-            errno = ENOMEM;
-            return NULL;
+        heap_t *h = hak_tls.heap;
+        if (unlikely(__atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != h->params_epoch))
+            hak_heap_apply_params(h);
+        if (unlikely(hak_tls.cap[cls] < hak_tls.full_cap[cls])) hak_bin_set_cap(&hak_tls, cls, hak_tls.full_cap[cls]);
+        if (p == HAK_CACHE_END) {
+            /* refill_count blocks, no more than the cache has room for */
+            uint32_t count = hak_bin_count(&hak_tls, cls), cap = hak_tls.cap[cls];
+            uint32_t want = hak_min(hak_load(&hak_params.refill_count), count < cap ? cap - count : 0);
+            if ((p = hak_refill(h, b, cls, want)) == NULL) {
+                errno = ENOMEM;
+                return NULL;
+            }
         }
     }
     void *next = hak_cache_next(p);
@@ -45,32 +53,26 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
     return p;
 }
 
-/* Checks that p is a live-looking block of a SuperSlab and returns its
- * class; reports anything else.  Slow paths only. */
-static unsigned small_class_checked(void *p, const char *caller) {
-    superslab_t *ss = hak_ss_of(p);
-    unsigned cls = ss->page_class[hak_page_of(p)];
-    if (cls == HAK_CLASS_NONE)
-        hak_fatal("%s(): invalid pointer %p (not in an allocated slab: never allocated, or its "
-                  "slab was freed)", caller, p);
-    slab_t *s = hak_slab_of(ss, p);
-    if (!hak_slab_is_block_start(ss, s, p))
-        hak_fatal("%s(): invalid pointer %p (inside a block of class c%u, %u bytes, not its start)",
-                  caller, p, cls, hak_classes[cls].size);
-    return cls;
+/* The run holding p; anything that is not a run in use is reported on
+ * behalf of caller.  Slow paths only. */
+static slab_t *run_checked(void *p, const char *caller) {
+    slab_t *r = hak_run_lookup(p);
+    if (r && (hak_run_is_slab(r) || r->state == HAK_RUN_LARGE)) return r;
+    if (!hak_ss_lookup(p)) hak_fatal("%s(): invalid pointer %p (not allocated by hakmem)", caller, p);
+    if (hak_large_recently_freed(p)) hak_fatal("%s(): double free of large block %p", caller, p);
+    hak_fatal("%s(): invalid pointer %p (in free pages: never allocated, or already freed)", caller, p);
 }
 
-/* What hakmem keeps at p: a SuperSlab or a large block; anything else is
- * reported on behalf of caller. */
-static unsigned kind_checked(void *p, const char *caller) {
-    unsigned kind = hak_seg_kind_of(p);
-    if (kind != HAK_SEG_SUPERSLAB && kind != HAK_SEG_LARGE && kind != HAK_SEG_LARGE_ALIGNED)
-        hak_fatal("%s(): invalid pointer %p (not allocated by hakmem)", caller, p);
-    return kind;
+/* Checks that p is the start of a block of slab s and returns its class. */
+static unsigned block_checked(const slab_t *s, void *p, const char *caller) {
+    if (!hak_slab_is_block_start(s, p))
+        hak_fatal("%s(): invalid pointer %p (inside a block of class c%u, %u bytes, not its start)",
+                  caller, p, s->cls, hak_classes[s->cls].size);
+    return s->cls;
 }
 
 void hak_cache_link_corrupt(const void *p) {
-    unsigned cls = hak_ss_of(p)->page_class[hak_page_of(p)];
+    unsigned cls = hak_slab_of(p)->cls;
     hak_fatal("heap corruption detected near %p (thread-cache link of a freed class c%u block "
               "overwritten: written after free?)", p, cls);
 }
@@ -82,13 +84,12 @@ static HAK_COLD void report_double_free(void *p, unsigned cls) {
 /* debug.checks: p must not already be free in its slab (our own slabs only;
  * another heap's lists belong to its thread). */
 static void check_not_in_slab(heap_t *h, void *p, unsigned cls) {
-    superslab_t *ss = hak_ss_of(p);
-    if (ss->owner != h) return;
-    slab_t *s = hak_slab_of(ss, p);
+    slab_t *s = hak_slab_of(p);
+    if (s->owner != h) return;
     if ((char *)p >= s->bump) report_double_free(p, cls); /* carved afresh since */
-    if (s->purged >> hak_subpage_of(p) & 1)
+    if (s->purged >> hak_subpage_of(s, p) & 1)
         report_double_free(p, cls); /* on a page a sparse slab gave back */
-    hak_link_walk_t w = hak_link_walk(ss, s);
+    hak_link_walk_t w = hak_link_walk(s);
     for (void *q = s->free; q; q = hak_link_walk_next(&w, q))
         if (q == p) report_double_free(p, cls);
 }
@@ -144,11 +145,12 @@ static void check_free_fully(const hak_bin_t *b, void *p, unsigned cls) {
  * since the last overflow (its blocks would only wait there, holding pages
  * of another thread's slabs). */
 static void overflow(hak_bin_t *b, unsigned cls, uint32_t count) {
-    bool free_only = hak_bin_out(b) == hak_tls.overflow_out[cls];
-    hak_flush(hak_tls.heap, b, cls, free_only ? count : count - b->cap / 2);
-    if (free_only && b->cap > HAK_FREE_ONLY_CAP) hak_bin_set_cap(b, HAK_FREE_ONLY_CAP);
-    hak_tls.overflow_out[cls] = hak_bin_out(b);
-    hak_heap_sparse_poll(hak_tls.heap); /* a thread that only frees purges too */
+    hak_tls_t *t = &hak_tls;
+    bool free_only = hak_bin_out(t, cls) == t->overflow_out[cls];
+    hak_flush(t->heap, b, cls, free_only ? count : count - t->cap[cls] / 2);
+    if (free_only && t->cap[cls] > HAK_FREE_ONLY_CAP) hak_bin_set_cap(t, cls, HAK_FREE_ONLY_CAP);
+    t->overflow_out[cls] = hak_bin_out(t, cls);
+    hak_heap_poll(t->heap); /* a thread that only frees gives pages back too */
 }
 
 static void small_free(void *p, unsigned cls) {
@@ -162,8 +164,8 @@ static void small_free(void *p, unsigned cls) {
     hak_cache_link(p, b->head);
     b->head = p;
     HAK_BIN_ADD(b->in, 1);
-    uint32_t count = hak_bin_count(b);
-    if (count > b->cap) overflow(b, cls, count);
+    uint32_t count = hak_bin_count(&hak_tls, cls);
+    if (count > hak_tls.cap[cls]) overflow(b, cls, count);
 }
 
 void *hak_malloc_slow(size_t size) {
@@ -185,9 +187,9 @@ void *hak_malloc_slow(size_t size) {
 
 void hak_free_slow(void *p) {
     if (!p) return;
-    unsigned kind = kind_checked(p, "free");
-    if (kind == HAK_SEG_SUPERSLAB) small_free(p, small_class_checked(p, "free"));
-    else hak_large_free(p, kind);
+    slab_t *r = run_checked(p, "free");
+    if (hak_run_is_slab(r)) small_free(p, block_checked(r, p, "free"));
+    else hak_large_free(p, r);
     hak_purge_poll();
 }
 
@@ -197,9 +199,9 @@ HAK_EXPORT void *hak_malloc(size_t size) { return hak_malloc_fast(size); }
 HAK_EXPORT void hak_free(void *p) { hak_free_fast(p); }
 
 static size_t usable_size(void *p, const char *caller) {
-    unsigned kind = kind_checked(p, caller);
-    if (kind != HAK_SEG_SUPERSLAB) return hak_large_usable(p, kind, caller);
-    unsigned cls = small_class_checked(p, caller);
+    slab_t *r = run_checked(p, caller);
+    if (!hak_run_is_slab(r)) return hak_large_usable(p, r, caller);
+    unsigned cls = block_checked(r, p, caller);
     size_t asked = hak_checks_on() ? canary_size(p, cls) : SIZE_MAX;
     return asked != SIZE_MAX ? asked : hak_classes[cls].size; /* the canary is not usable */
 }
@@ -223,10 +225,10 @@ HAK_EXPORT void *hak_calloc(size_t n, size_t size) {
 HAK_EXPORT void *hak_realloc(void *p, size_t size) {
     if (!p) return hak_malloc(size);
     if (size == 0) { hak_free(p); return NULL; } /* as glibc does */
-    unsigned kind = kind_checked(p, "realloc");
+    slab_t *r = run_checked(p, "realloc");
     size_t old;
-    if (kind == HAK_SEG_SUPERSLAB) {
-        unsigned cls = small_class_checked(p, "realloc");
+    if (hak_run_is_slab(r)) {
+        unsigned cls = block_checked(r, p, "realloc");
         old = hak_classes[cls].size;
         /* stay put while the block fits and is not mostly wasted (with
          * debug checks, always move: the canary follows the new size) */
@@ -237,9 +239,9 @@ HAK_EXPORT void *hak_realloc(void *p, size_t size) {
             if (asked != SIZE_MAX) old = asked;
         }
     } else {
-        void *q = hak_large_realloc(p, kind, size);
+        void *q = hak_large_realloc(p, r, size);
         if (q) return q;
-        old = hak_large_usable(p, kind, "realloc");
+        old = hak_large_usable(p, r, "realloc");
     }
     void *q = hak_malloc(size);
     if (!q) return NULL; /* p stays valid */
@@ -322,7 +324,7 @@ static uint64_t thread_bytes(bool freed) {
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         const hak_bin_t *b = hak_bin(&hak_tls, c);
         uint64_t blocks = freed ? b->in - (hak_load(&h->stats[c].refill_blocks) - h->thread_base_refill[c])
-                                : hak_bin_out(b) - (hak_load(&h->stats[c].flush_blocks) - h->thread_base_flush[c]);
+                                : hak_bin_out(&hak_tls, c) - (hak_load(&h->stats[c].flush_blocks) - h->thread_base_flush[c]);
         bytes += blocks * hak_classes[c].size;
     }
     return bytes;

@@ -5,7 +5,6 @@
 #include <string.h>
 #include "ctl.h"
 #include "params.h"
-#include "segmap.h"
 #include "stats.h"
 #include "superslab.h"
 
@@ -100,6 +99,15 @@ static int set_print_path(unsigned i, const hak_ctl_val_t *v) {
 }
 
 static int act_flush(unsigned i, const hak_ctl_val_t *v) { hak_thread_cache_flush(); return 0; }
+/* debug.checks: the calling thread checks from its next free on; the
+ * others from their next refill, like any tunable */
+static void get_checks(unsigned i, hak_ctl_val_t *v) { v->u = hak_load(&hak_params.debug_checks); }
+static int set_checks(unsigned i, const hak_ctl_val_t *v) {
+    hak_store(&hak_params.debug_checks, (uint32_t)v->u);
+    hak_params_changed();
+    hak_thread_cache_flush();
+    return 0;
+}
 static int act_purge(unsigned i, const hak_ctl_val_t *v) { (void)hak_purge_now(); return 0; }
 #if HAK_STATS
 static int act_stats_reset(unsigned i, const hak_ctl_val_t *v) { hak_stats_reset(); return 0; }
@@ -151,7 +159,9 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
     WARM_STAT("prefilled", warm_prefilled, "slabs of class N loaded by prefill"),
 #endif
     PARAM("purge.delay_ms", U64, purge_delay_ms, 0, HAK_PURGE_DELAY_MAX, "0..3600000", "1000",
-          "milliseconds an unused page waits before it is returned to the OS"),
+          "milliseconds a sparse slab, an empty slab kept by a warm pool or an exited thread's cache waits before it gives its memory back"),
+    PARAM("purge.decay_ms", U64, purge_decay_ms, 0, HAK_PURGE_DELAY_MAX, "0..3600000", "1000",
+          "free pages return to the OS gradually, all of them within this many milliseconds of being freed; 0 = at the next purge pass"),
     PARAM("purge.sparse_slabs", B, purge_sparse, 0, 1, "true/false", "true",
           "return the free 4 KiB pages of slabs a quarter used or less (for purge.delay_ms)"),
     ACTION("purge", act_purge, "return every unused page to the OS now"),
@@ -160,10 +170,10 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
     PARAM("background_thread", B, background_thread, 0, 1, "true/false", "true",
           "purge from a background thread of hakmem's"),
     PARAM("large.cache_max", SZ, large_cache_max, 0, (uint64_t)1 << 40, "0..2^40", "512M",
-          "bytes of freed large mappings kept for reuse"),
+          "most bytes of freed large blocks' pages kept resident for reuse (within purge.decay_ms)"),
     PARAM("limit.mapped", SZ, mapped_limit, 0, (uint64_t)1 << 48, "0..2^48", "0",
           "most bytes hakmem maps; 0 = no limit"),
-    PARAM("debug.checks", B, debug_checks, 0, 1, "true/false", "config.debug",
+    FUNC_RW("debug.checks", B, 0, 0, 1, get_checks, set_checks, "true/false", "config.debug",
           "check every free fully (double free, junk fill); thread caches are off meanwhile"),
 
     /* the calling thread */
@@ -193,17 +203,27 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
     GLOBAL_STAT("stats.resident", resident, "resident bytes of the process (from the OS)"),
     GLOBAL_STAT("stats.mapped", mapped, "bytes mapped by hakmem"),
     GLOBAL_STAT("stats.metadata", metadata, "bytes of headers and heap structures"),
-    GLOBAL_STAT("stats.superslabs", superslabs, "SuperSlabs in use by heaps"),
-    GLOBAL_STAT("stats.superslabs_pooled", superslabs_pooled, "empty SuperSlabs in the shared pool"),
+    GLOBAL_STAT("stats.superslabs", superslabs, "base SuperSlabs (2 MiB) mapped"),
+    GLOBAL_STAT("stats.superslabs_pooled", superslabs_pooled, "SuperSlabs with no page in use (the shared pool)"),
+    GLOBAL_STAT("stats.spans", spans, "SuperSlabs of several 2 MiB chunks, mapped for large blocks"),
     GLOBAL_STAT("stats.heaps", heaps, "heaps (one per thread, reused after it exits)"),
     GLOBAL_STAT("stats.heaps_abandoned", heaps_abandoned, "heaps of exited threads not yet adopted"),
     GLOBAL_STAT("stats.purged", purged_bytes, "bytes returned to the OS by purges so far"),
+    GLOBAL_STAT("stats.memory.live", mem_live, "resident bytes in live blocks (class size; large blocks: their pages)"),
+    GLOBAL_STAT("stats.memory.thread_caches", mem_thread_caches, "bytes of free blocks held in thread caches"),
+    GLOBAL_STAT("stats.memory.slab_free", mem_slab_free,
+                "free bytes inside slabs: partly used ones (fragmentation) and empty ones warm pools keep"),
+    GLOBAL_STAT("stats.memory.dirty", mem_dirty, "free pages of base SuperSlabs not yet returned to the OS"),
+    GLOBAL_STAT("stats.memory.large_cache", mem_large_cache, "free pages of freed large blocks not yet returned to the OS"),
+    GLOBAL_STAT("stats.memory.metadata", mem_metadata, "resident metadata: SuperSlab headers, descriptors, heaps, page map"),
+    GLOBAL_STAT("stats.memory.other", mem_other,
+                "the rest of stats.resident: the program's own mappings, stacks and code (the parts add up to it)"),
     GLOBAL_STAT("stats.large.allocs", large_allocs, "large blocks allocated"),
     GLOBAL_STAT("stats.large.frees", large_frees, "large blocks freed"),
     GLOBAL_STAT("stats.large.active", large_active, "large blocks live now"),
     GLOBAL_STAT("stats.large.active_bytes", large_active_bytes, "bytes of live large blocks"),
-    GLOBAL_STAT("stats.large.cached", large_cached, "freed large mappings kept for reuse"),
-    GLOBAL_STAT("stats.large.cached_bytes", large_cached_bytes, "bytes of freed large mappings kept"),
+    GLOBAL_STAT("stats.large.cached", large_cached, "free runs of spans with pages kept resident for reuse"),
+    GLOBAL_STAT("stats.large.cached_bytes", large_cached_bytes, "bytes of freed large blocks' pages kept resident"),
     CLASS_STAT(allocs, "mallocs served by class N"),
     CLASS_STAT(frees, "frees of class N blocks"),
     CLASS_STAT(cache_hits, "mallocs of class N served from a thread cache"),

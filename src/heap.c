@@ -38,13 +38,15 @@ void hak_heap_apply_params(heap_t *h) {
     if (h->tls) {
         /* full checks need every free on the slow path: no caching then */
         bool checks = hak_checks_on();
+        hak_tls_t *t = h->tls;
         for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
-            hak_bin_t *b = hak_bin(h->tls, cls);
-            h->tls->full_cap[cls] = checks ? 0 : hak_class_capacity(cls);
-            hak_bin_set_cap(b, h->tls->full_cap[cls]);
+            hak_bin_t *b = hak_bin(t, cls);
+            t->full_cap[cls] = checks ? 0 : hak_class_capacity(cls);
+            hak_bin_set_cap(t, cls, t->full_cap[cls]);
             b->nmagic = hak_block_nmagic(cls);
-            uint32_t count = hak_bin_count(b);
-            if (count > b->cap) hak_flush(h, b, cls, count - b->cap);
+            b->nmask = hak_block_nmask(cls);
+            uint32_t count = hak_bin_count(t, cls);
+            if (count > t->cap[cls]) hak_flush(h, b, cls, count - t->cap[cls]);
         }
     }
     hak_warm_trim(h);
@@ -97,11 +99,11 @@ static void thread_exit(void *arg) {
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
         hak_bin_t *b = hak_bin(&hak_tls, cls);
         hak_bump(&h->dead_in[cls], b->in);
-        hak_bump(&h->dead_out[cls], hak_bin_out(b));
-        h->stash_n[cls] = hak_bin_count(b);
+        hak_bump(&h->dead_out[cls], hak_bin_out(&hak_tls, cls));
+        h->stash_n[cls] = hak_bin_count(&hak_tls, cls);
         h->stash[cls] = b->head;
         b->head = HAK_CACHE_END;
-        hak_store(&b->cap, 0);
+        hak_store(&hak_tls.cap[cls], 0);
         hak_store(&b->in, 0);
         hak_store(&b->limit, 0);
     }
@@ -123,7 +125,7 @@ void hak_global_key_create(void) {
  * on behalf of h, from a cache no live thread has (a dead thread's free, an
  * unadopted stash): counted as a flush out of h's dead caches. */
 static void flush_detached(heap_t *h, unsigned cls, void *head, uint32_t n) {
-    hak_bin_t tmp = {.head = head, .in = n, .cap = n, .limit = n};
+    hak_bin_t tmp = {.head = head, .in = n, .limit = n};
     hak_flush(h, &tmp, cls, n);
     hak_bump(&h->dead_out[cls], n);
 }
@@ -143,8 +145,10 @@ void *hak_dead_thread_alloc(unsigned cls) {
     heap_t *h = dead_heap_get();
     void *p = NULL;
     if (h) {
-        hak_bin_t tmp = {.head = HAK_CACHE_END, .cap = 1, .limit = 1};
-        p = hak_refill(h, &tmp, cls);
+        hak_bin_t tmp = {.head = HAK_CACHE_END, .limit = 1};
+        if (__atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != h->params_epoch)
+            hak_heap_apply_params(h);
+        p = hak_refill(h, &tmp, cls, 1);
         if (p) hak_bump(&h->dead_out[cls], 1), hak_bump(&h->dead_in[cls], 1);
     }
     pthread_mutex_unlock(&dead_lock);
@@ -197,6 +201,7 @@ void hak_heap_collect_abandoned(uint64_t now, uint64_t delay_ms) {
         if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_remote_collect(h);
         hak_warm_trim(h);
         if (h->sparse_pending) hak_heap_purge_sparse(h, now, delay_ms);
+        if (h->retained_pending) hak_warm_release_idle(h, now, delay_ms);
     }
     pthread_mutex_unlock(&hak_heaps_lock);
     pthread_mutex_lock(&dead_lock);
@@ -227,7 +232,4 @@ void hak_heaps_fork_child(void) {
             h->tls = NULL;
         }
     }
-    /* a SuperSlab lock held by a thread that is gone would block the purger */
-    for (superslab_t *ss = atomic_load_explicit(&hak_ss_all, memory_order_relaxed); ss; ss = ss->all_next)
-        hak_spin_unlock(&ss->lock);
 }

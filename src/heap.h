@@ -19,6 +19,7 @@ typedef struct hak_class_stats {
     uint64_t remote_frees;       /* blocks this heap sent to other heaps' slabs */
     uint64_t warm_hits, warm_misses, warm_prefilled;
     uint64_t slabs;              /* slabs this heap holds for the class now */
+    uint64_t carved;             /* blocks of its slabs ever handed out, resident now */
 } hak_class_stats_t;
 
 typedef struct heap {
@@ -31,9 +32,8 @@ typedef struct heap {
     uint64_t flush_seen;                   /* hak_flush_request last honoured */
     slab_t *_Atomic notify;                /* slabs with new remote frees */
     slab_t *warm[HAK_NCLASSES];            /* warm pool: slabs with free blocks */
+    slab_t *warm_tail[HAK_NCLASSES];       /* and the last of them */
     uint32_t warm_empty[HAK_NCLASSES];     /* of those, completely empty */
-    superslab_t *ss_list;                  /* SuperSlabs owned that have unused pages */
-    superslab_t *ss_full;                  /* SuperSlabs owned with every page in a slab */
     hak_class_stats_t stats[HAK_NCLASSES];
     /* Blocks moved in and out of the thread cache by threads that already
      * left (folded in at thread exit), so per-class totals survive them. */
@@ -46,10 +46,11 @@ typedef struct heap {
     void *stash[HAK_NCLASSES];
     uint32_t stash_n[HAK_NCLASSES];
     uint64_t abandoned_ms;                 /* when its last thread left */
-    /* A slab of the warm pool waits to give back its free pages (slab_purge.c);
-     * the owner looks when the purger has run since sparse_pass. */
-    bool sparse_pending;
-    uint64_t sparse_pass;
+    /* A slab of the warm pool waits to give back its free pages (slab_purge.c),
+     * or an empty one kept by the warm pool waits to go back to the page
+     * pool; the owner looks when the purger has run since idle_pass. */
+    bool sparse_pending, retained_pending;
+    uint64_t idle_pass;
 } heap_t;
 
 extern heap_t *_Atomic hak_heaps_all;
@@ -72,7 +73,10 @@ void hak_heaps_fork_child(void);
 extern pthread_key_t hak_thread_key;
 
 /* tcache.c: the single refill path and the flush. */
-void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls);
+/* Moves up to want blocks (at least one) of class cls into bin; returns the
+ * first, or NULL if out of memory. */
+void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want);
+/* Sends the first n blocks of bin home to their slabs. */
 void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n);
 void hak_tcache_flush_all(heap_t *h);
 
@@ -82,11 +86,25 @@ void hak_warm_remove(heap_t *h, slab_t *s);
 slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls);  /* warm-pool head, prefilling on a miss */
 void hak_slab_now_empty(heap_t *h, slab_t *s);          /* keep (up to capacity) or release */
 void hak_warm_trim(heap_t *h);                          /* drop empties beyond capacity */
+/* A slab became sparse (a quarter used or less): refills take it last, so
+ * that it drains and goes back to the page pool. */
+void hak_warm_demote(heap_t *h, slab_t *s);
+/* Empties kept since delay_ms or longer go back to the page pool (all with
+ * delay_ms 0). */
+void hak_warm_release_idle(heap_t *h, uint64_t now, uint64_t delay_ms);
+
+/* slab.c: slabs over runs of the page pool. */
+slab_t *hak_slab_new(heap_t *h, unsigned cls);
+void hak_slab_release(heap_t *h, slab_t *s);
+/* A warm pool keeps empty slab s: it will be carved afresh. */
+void hak_slab_retain(heap_t *h, slab_t *s);
+/* s's carved blocks no longer count as resident (statistics). */
+void hak_slab_forget_carved(heap_t *h, slab_t *s);
 
 /* slab_purge.c: the free pages inside sparse slabs. */
 enum hak_sparse_state {
-    HAK_SPARSE_NO = 0,   /* more than a quarter used, or not a one-page slab */
-    HAK_SPARSE_WAIT,     /* a quarter used or less since sparse_ms */
+    HAK_SPARSE_NO = 0,   /* more than a quarter used, or a slab of one page */
+    HAK_SPARSE_WAIT,     /* a quarter used or less since since_ms */
     HAK_SPARSE_DONE,     /* purged; armed again once half used */
 };
 /* Sparse: blocks out of the slab, a quarter of it or fewer (but some). */
@@ -105,12 +123,14 @@ void hak_slab_unpurge_page(slab_t *s);
 /* Purges the sparse slabs of h sparse for delay_ms or longer (h's owner, or
  * the purger for an abandoned heap).  Returns the bytes purged. */
 size_t hak_heap_purge_sparse(heap_t *h, uint64_t now, uint64_t delay_ms);
-/* The refill's test: the purger has run since h last looked. */
+/* The owner's idle work, when the purger has run since it last looked:
+ * sparse slabs give back their free pages, and kept empties go home. */
 extern _Atomic uint64_t hak_purge_passes;
-static inline void hak_heap_sparse_poll(heap_t *h) {
-    if (unlikely(h->sparse_pending) &&
-        h->sparse_pass != atomic_load_explicit(&hak_purge_passes, memory_order_relaxed))
-        hak_heap_purge_sparse(h, hak_now_ms(), hak_load(&hak_params.purge_delay_ms));
+void hak_heap_idle_work(heap_t *h);
+static inline void hak_heap_poll(heap_t *h) {
+    if (unlikely(h->sparse_pending | h->retained_pending) &&
+        h->idle_pass != atomic_load_explicit(&hak_purge_passes, memory_order_relaxed))
+        hak_heap_idle_work(h);
 }
 
 /* remote.c */

@@ -2,7 +2,7 @@
 #include "ctl.h"
 #include "heap.h"
 #include "init.h"
-#include "large.h"
+#include "page_pool.h"
 #include "os.h"
 #include "pagemap.h"
 #include "purge.h"
@@ -35,7 +35,7 @@ static void fork_prepare(void) {
     hak_ctl_fork_prepare(); /* before the heaps': hakctl takes snapshots */
     hak_purge_fork_prepare();
     hak_heaps_fork_prepare();
-    hak_large_fork_prepare();
+    hak_page_pool_fork_prepare();
     hak_os_fork_prepare();
     hak_pagemap_fork_prepare();
 }
@@ -43,7 +43,7 @@ static void fork_prepare(void) {
 static void fork_parent(void) {
     hak_pagemap_fork_parent();
     hak_os_fork_parent();
-    hak_large_fork_parent();
+    hak_page_pool_fork_parent();
     hak_heaps_fork_parent();
     hak_purge_fork_parent();
     hak_ctl_fork_parent();
@@ -52,7 +52,7 @@ static void fork_parent(void) {
 static void fork_child(void) {
     hak_pagemap_fork_child();
     hak_os_fork_child();
-    hak_large_fork_child();
+    hak_page_pool_fork_child();
     hak_heaps_fork_child();
     hak_purge_fork_child();
     hak_ctl_fork_child();

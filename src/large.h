@@ -1,24 +1,22 @@
-/* Large blocks (above the largest class, or aligned beyond a page): one
- * mapping each, with recently freed mappings cached for reuse. */
+/* Large blocks (above the largest class, or aligned beyond a page): runs of
+ * pages from the page pool, one run each. */
 #ifndef HAK_LARGE_H
 #define HAK_LARGE_H
 
-#include "util.h"
+#include "superslab.h"
 
 void *hak_large_alloc(size_t size, size_t align, bool zero);
-void hak_large_free(void *p, unsigned kind);
-void *hak_large_realloc(void *p, unsigned kind, size_t size);
-size_t hak_large_usable(void *p, unsigned kind, const char *caller);
-/* Unmaps cached mappings freed at least delay_ms ago. Returns bytes. */
-size_t hak_large_cache_purge(uint64_t now_ms, uint64_t delay_ms);
+/* r is the run holding p (hak_run_lookup). */
+void hak_large_free(void *p, slab_t *r);
+/* A new block for realloc, or NULL: the caller allocates, copies and frees. */
+void *hak_large_realloc(void *p, slab_t *r, size_t size);
+size_t hak_large_usable(void *p, slab_t *r, const char *caller);
+/* p is the start of one of the large blocks freed last. */
+bool hak_large_recently_freed(const void *p);
 
 typedef struct hak_large_totals {
     uint64_t allocs, frees, active, active_bytes, cached, cached_bytes;
 } hak_large_totals_t;
 void hak_large_totals(hak_large_totals_t *out);
-
-void hak_large_fork_prepare(void);
-void hak_large_fork_parent(void);
-void hak_large_fork_child(void);
 
 #endif

@@ -10,7 +10,6 @@ HAK_SOURCES = \
 	src/params.c \
 	src/purge.c \
 	src/remote.c \
-	src/shared_pool.c \
 	src/slab_purge.c \
 	src/size_class.c \
 	src/stats.c \
@@ -20,12 +19,15 @@ HAK_SOURCES = \
 	src/warm_pool.c \
 	src/ctl.c \
 	src/ctl_tree.c \
-	src/conf.c
+	src/conf.c \
+	src/decay.c \
+	src/page_pool.c \
+	src/slab.c
 
-noinst_HEADERS = src/util.h src/size_class.h src/params.h src/os.h src/pagemap.h src/segmap.h \
+noinst_HEADERS = src/util.h src/size_class.h src/params.h src/os.h src/pagemap.h \
 	src/superslab.h src/heap.h src/tcache.h src/init.h src/purge.h src/large.h src/stats.h \
 	src/stats_print.h
-noinst_HEADERS += src/ctl.h
+noinst_HEADERS += src/ctl.h src/decay.h src/page_pool.h
 
 libhakmem_la_SOURCES = $(HAK_SOURCES)
 # Only the public API leaves the library; the fast path wants the initial-exec

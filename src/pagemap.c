@@ -85,6 +85,16 @@ bool hak_pagemap_cover(const void *addr, size_t size) {
     return ok;
 }
 
+bool hak_chunkmap_cover(const void *addr, size_t size) {
+    uintptr_t first = (uintptr_t)addr >> HAK_MAP_REGION_SHIFT;
+    uintptr_t last = ((uintptr_t)addr + size - 1) >> HAK_MAP_REGION_SHIFT;
+    hak_spin_lock(&cover_lock);
+    bool ok = init_locked();
+    for (uintptr_t r = first; ok && r <= last; r++) ok = r < HAK_MAP_ROOTS && leaf_get(r) != 0;
+    hak_spin_unlock(&cover_lock);
+    return ok;
+}
+
 _Static_assert(LEAF_PIECES <= LEAF_META_BYTES * 8, "the commit bitmap fits its page");
 
 void hak_pagemap_set(const void *page, size_t n, uint16_t value) {

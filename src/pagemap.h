@@ -69,6 +69,8 @@ static inline uintptr_t hak_chunkmap_get(const void *p) {
     return __atomic_load_n(e, __ATOMIC_ACQUIRE);
 }
 
+/* Makes the chunk entries of [addr, addr + size) writable; false if refused. */
+bool hak_chunkmap_cover(const void *addr, size_t size);
 /* Sets the entries of the n chunks from chunk (covered beforehand). */
 void hak_chunkmap_set(const void *chunk, size_t n, uintptr_t value);
 

@@ -7,6 +7,7 @@ hak_params_t hak_params = {
     .prefill_budget = 0,
     .warm_capacity = 4,
     .purge_delay_ms = 1000,
+    .purge_decay_ms = 1000,
     .purge_sparse = 1,
     .background_thread = 1,
     .prefault = 0,

@@ -15,12 +15,13 @@ typedef struct hak_params {
     uint32_t class_capacity[HAK_NCLASSES];  /* tcache.c<N>.capacity override, 0 = derived */
     uint32_t prefill_budget;                /* prefill.budget: extra slabs on a warm-pool miss */
     uint32_t warm_capacity;                 /* warm_pool.capacity: empty slabs kept per class */
-    uint64_t purge_delay_ms;                /* purge.delay_ms */
+    uint64_t purge_delay_ms;                /* purge.delay_ms: sparse slabs, kept empties, stashes */
+    uint64_t purge_decay_ms;                /* purge.decay_ms: free pages return over this time */
     uint32_t purge_sparse;                  /* purge.sparse_slabs: purge free pages of partly used slabs */
     uint32_t background_thread;             /* background_thread: purge from a thread of ours */
     uint32_t prefault;                      /* superslab.prefault: populate new SuperSlabs */
     uint32_t thp;                           /* os.thp: enum hak_thp_mode for new mappings */
-    uint64_t large_cache_max;               /* large.cache_max: bytes of freed mappings kept */
+    uint64_t large_cache_max;               /* large.cache_max: bytes of freed large blocks kept resident */
     uint64_t mapped_limit;                  /* limit.mapped: 0 = none */
     uint32_t debug_checks;                  /* debug.checks: no thread caching, every free checked in full, canaries */
     uint64_t epoch;                         /* bumped by every write */

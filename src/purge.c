@@ -1,10 +1,10 @@
-/* The purger.  Unused SuperSlab pages, the pages of empty slabs that warm
- * pools keep, and cached large mappings go back to the OS once they have
- * been unused for purge.delay_ms.  A background thread does it, so an idle
+/* The purger.  Free pages of the page pool go back to the OS gradually, over
+ * purge.decay_ms (decay.h); abandoned heaps' remote frees, kept empty slabs
+ * and sparse slabs are dealt with after purge.delay_ms.  A background thread does it, so an idle
  * program's RSS falls too; with background_thread off, slow paths purge when
  * the delay has passed since the last pass. */
 #include "heap.h"
-#include "large.h"
+#include "page_pool.h"
 #include "os.h"
 #include "params.h"
 #include "purge.h"
@@ -19,14 +19,11 @@ static _Atomic int bg_running;
 static _Atomic uint64_t last_pass_ms;
 static pthread_mutex_t purge_lock = PTHREAD_MUTEX_INITIALIZER;
 
-size_t hak_purge_pass(uint64_t delay_ms) {
+size_t hak_purge_pass(uint64_t delay_ms, uint64_t decay_ms, bool all) {
     pthread_mutex_lock(&purge_lock);
     uint64_t now = hak_now_ms();
     hak_heap_collect_abandoned(now, delay_ms);
-    size_t bytes = 0;
-    for (superslab_t *ss = atomic_load_explicit(&hak_ss_all, memory_order_acquire); ss; ss = ss->all_next)
-        bytes += hak_ss_purge(ss, now, delay_ms);
-    bytes += hak_large_cache_purge(now, delay_ms);
+    size_t bytes = hak_page_pool_purge(now, decay_ms, all);
     atomic_store_explicit(&last_pass_ms, now, memory_order_relaxed);
     atomic_fetch_add_explicit(&hak_purge_passes, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&hak_purged_bytes, bytes, memory_order_relaxed);
@@ -38,14 +35,15 @@ static void *background_main(void *arg) {
     (void)arg;
     while (hak_load(&hak_params.background_thread)) {
         uint64_t delay = hak_load(&hak_params.purge_delay_ms);
-        uint64_t nap = delay / 4;
+        uint64_t decay = hak_load(&hak_params.purge_decay_ms);
+        uint64_t nap = hak_min(delay / 4, decay / 8);
         if (nap < 10) nap = 10;
         if (nap > 250) nap = 250;
         uint64_t iv = hak_stats_interval_ms();
         if (iv && nap > iv) nap = iv;
         struct timespec ts = {.tv_sec = (time_t)(nap / 1000), .tv_nsec = (long)(nap % 1000) * 1000000};
         nanosleep(&ts, NULL);
-        hak_purge_pass(hak_load(&hak_params.purge_delay_ms));
+        hak_purge_pass(hak_load(&hak_params.purge_delay_ms), hak_load(&hak_params.purge_decay_ms), false);
         hak_stats_periodic_tick(hak_now_ms()); /* stats.interval_ms dumps */
     }
     atomic_store_explicit(&bg_running, 0, memory_order_release);
@@ -66,7 +64,7 @@ void hak_purge_note(void) {
 void hak_purge_start_background(void) {
     atomic_store_explicit(&hak_purge_wanted, 0, memory_order_relaxed);
     if (!hak_load(&hak_params.background_thread)) {
-        hak_purge_pass(hak_load(&hak_params.purge_delay_ms));
+        hak_purge_pass(hak_load(&hak_params.purge_delay_ms), hak_load(&hak_params.purge_decay_ms), false);
         return;
     }
     int zero = 0;
@@ -100,7 +98,12 @@ size_t hak_purge_now(void) {
     /* other threads' caches: each flushes at its next refill */
     __atomic_fetch_add(&hak_flush_request, 1, __ATOMIC_RELAXED);
     hak_params_changed();
-    size_t own = 0; /* this thread's sparse slabs (others purge theirs at their next refill) */
-    if (hak_tls.state == HAK_THREAD_ACTIVE) own = hak_heap_purge_sparse(hak_tls.heap, hak_now_ms(), 0);
-    return own + hak_purge_pass(0);
+    /* this thread's sparse slabs and kept empties (others see to theirs at
+     * their next refill) */
+    size_t own = 0;
+    if (hak_tls.state == HAK_THREAD_ACTIVE) {
+        own = hak_heap_purge_sparse(hak_tls.heap, hak_now_ms(), 0);
+        hak_warm_release_idle(hak_tls.heap, hak_now_ms(), 0);
+    }
+    return own + hak_purge_pass(0, 0, true);
 }

@@ -16,8 +16,9 @@ static inline void hak_purge_poll(void) {
     if (unlikely(atomic_load_explicit(&hak_purge_wanted, memory_order_relaxed)))
         hak_purge_start_background();
 }
-/* One pass: purge what has been unused for at least delay_ms. */
-size_t hak_purge_pass(uint64_t delay_ms);
+/* One pass: what has waited delay_ms (abandoned heaps), and the free pages
+ * decay says should go (all of them if all).  Returns the bytes purged. */
+size_t hak_purge_pass(uint64_t delay_ms, uint64_t decay_ms, bool all);
 extern _Atomic uint64_t hak_purged_bytes;
 
 void hak_purge_fork_prepare(void);

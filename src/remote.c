@@ -17,7 +17,7 @@ void hak_remote_push(slab_t *s, void *first, void *last, uint32_t n) {
     if (old & HAK_REMOTE_NOTIFIED) return; /* the owner already knows */
     /* Our blocks keep the slab in use, so its SuperSlab and owner are stable
      * until the owner drains them, which it cannot do before this push. */
-    heap_t *owner = hak_ss_of(s)->owner;
+    heap_t *owner = s->owner;
     slab_t *top = atomic_load_explicit(&owner->notify, memory_order_relaxed);
     do s->notify_next = top;
     while (!atomic_compare_exchange_weak_explicit(&owner->notify, &top, s, memory_order_release,
@@ -30,12 +30,11 @@ void hak_remote_collect(heap_t *h) {
         slab_t *next_slab = s->notify_next;
         uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acq_rel);
         void *first = (void *)(r & ~HAK_REMOTE_NOTIFIED), *run = first, *last;
-        superslab_t *ss = hak_ss_of(s);
         uint32_t n = 0;
         for (;;) { /* run by run: two blocks touched per run, not every block */
-            n += hak_run_get(ss, s, run, &last);
+            n += hak_run_get(s, run, &last);
             if (n > s->capacity) hak_link_corrupt(run, s->cls);
-            if ((run = hak_link_follow(ss, s, last)) == NULL) break;
+            if ((run = hak_link_follow(s, last)) == NULL) break;
         }
         hak_slab_put_local(h, s, first, last, n);
         s = next_slab;
@@ -49,6 +48,5 @@ void hak_slab_put_local(heap_t *h, slab_t *s, void *first, void *last, uint32_t 
     s->used = (uint16_t)(s->used - n);
     if (s->state == HAK_SLAB_FULL) hak_warm_push(h, s);
     if (s->used == 0) hak_slab_now_empty(h, s);
-    else if (unlikely(hak_slab_is_sparse(s)) && s->sparse == HAK_SPARSE_NO && s->npages == 1)
-        hak_slab_sparse_mark(h, s);
+    else if (unlikely(hak_slab_is_sparse(s)) && s->sparse == HAK_SPARSE_NO) hak_slab_sparse_mark(h, s);
 }

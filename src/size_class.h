@@ -11,13 +11,17 @@
 #define HAK_NTINY        20
 #define HAK_TINY_MAX     1024
 #define HAK_SMALL_MAX    (128 * 1024)
+/* Classes c0 .. c31 (up to 8 KiB) have slabs of a power of two of pages,
+ * aligned to their size, so free's fast path can check a block start; the
+ * larger classes' frees are checked on the slow path. */
+#define HAK_NFAST        32
 /* Bin index for pages that hold no blocks; its thread-cache capacity is
  * always 0, so a free that lands there leaves the fast path. */
 #define HAK_CLASS_NONE   HAK_NCLASSES
 
 typedef struct hak_class_info {
     uint32_t size;        /* block size */
-    uint8_t  slab_pages;  /* 64 KiB pages per slab */
+    uint8_t  slab_pages;  /* 4 KiB pages per slab */
     uint16_t default_cap; /* thread-cache capacity before tuning */
     uint64_t recip;       /* ceil(2^40 / size): block index by multiply */
 } hak_class_info_t;

@@ -1,7 +1,8 @@
 /* Sparse slabs.  Memory freed at random leaves most slabs partly used, and
- * only whole empty slabs used to go back to the OS.  A one-page slab that has
- * stayed a quarter used or less for purge.delay_ms gives back each 4 KiB page
- * that holds nothing but free blocks.
+ * only whole empty slabs go back to the page pool.  A slab of several pages
+ * that has stayed a quarter used or less for purge.delay_ms gives back each
+ * 4 KiB page that holds nothing but free blocks (and the warm pool takes it
+ * last meanwhile, so that it drains).
  *
  * The blocks that start on a purged page leave the slab's free list (their
  * links go with the page); slab.purged remembers the pages, and a refill
@@ -14,21 +15,19 @@
 #include "purge.h"
 #include <string.h>
 
-_Static_assert(HAK_SUBPAGES <= 16, "slab.purged has a bit per 4 KiB page of a one-page slab");
+_Static_assert(HAK_SLAB_MAX_PAGES <= 16, "slab.purged has a bit per 4 KiB page of a slab");
 
-#define MAX_BLOCKS (HAK_PAGE_SIZE / 16)
+#define MAX_BLOCKS (HAK_SLAB_MAX_PAGES * HAK_PAGE_SIZE / 16)
 
 _Atomic uint64_t hak_purge_passes;
 
-static char *slab_base(slab_t *s) {
-    return (char *)hak_ss_of(s) + ((size_t)s->page << HAK_PAGE_SHIFT);
-}
+static char *slab_base(slab_t *s) { return hak_run_start(s); }
 
 /* The blocks whose start lies in 4 KiB page q of s: [*lo, *hi). */
 static void page_blocks(slab_t *s, unsigned q, uint32_t *lo, uint32_t *hi) {
     size_t size = hak_classes[s->cls].size;
-    char *start = hak_slab_start(hak_ss_of(s), s);
-    char *from = slab_base(s) + ((size_t)q << HAK_SUBPAGE_SHIFT), *to = from + HAK_SUBPAGE_SIZE;
+    char *start = hak_slab_start(s);
+    char *from = slab_base(s) + ((size_t)q << HAK_PAGE_SHIFT), *to = from + HAK_PAGE_SIZE;
     *lo = from <= start ? 0 : (uint32_t)(((size_t)(from - start) + size - 1) / size);
     *hi = to <= start ? 0 : (uint32_t)(((size_t)(to - start) + size - 1) / size);
     if (*hi > s->capacity) *hi = s->capacity;
@@ -36,9 +35,13 @@ static void page_blocks(slab_t *s, unsigned q, uint32_t *lo, uint32_t *hi) {
 }
 
 void hak_slab_sparse_mark(heap_t *h, slab_t *s) {
-    if (!hak_load(&hak_params.purge_sparse)) return;
+    hak_warm_demote(h, s);
+    if (s->npages < 2 || !hak_load(&hak_params.purge_sparse)) {
+        s->sparse = HAK_SPARSE_DONE; /* nothing to give back: armed again once half used */
+        return;
+    }
     s->sparse = HAK_SPARSE_WAIT;
-    s->sparse_ms = hak_now_ms();
+    s->since_ms = hak_now_ms();
     h->sparse_pending = true;
 }
 
@@ -48,7 +51,7 @@ void hak_slab_unpurge_page(slab_t *s) {
     uint32_t lo, hi;
     page_blocks(s, q, &lo, &hi);
     size_t size = hak_classes[s->cls].size;
-    char *start = hak_slab_start(hak_ss_of(s), s);
+    char *start = hak_slab_start(s);
     void *head = s->free;
     for (uint32_t i = hi; i-- > lo;) { /* lowest address first */
         void *b = start + (size_t)i * size;
@@ -56,6 +59,7 @@ void hak_slab_unpurge_page(slab_t *s) {
         head = b;
     }
     s->free = head;
+    hak_bump(&s->owner->stats[s->cls].carved, hi - lo);
 }
 
 static void set_bits(uint64_t *map, uint32_t lo, uint32_t hi) {
@@ -70,18 +74,17 @@ static bool all_set(const uint64_t *map, uint32_t lo, uint32_t hi) {
 
 /* Purges the pages of s that hold only free blocks; returns the bytes. */
 static size_t slab_purge(slab_t *s) {
-    superslab_t *ss = hak_ss_of(s);
     size_t size = hak_classes[s->cls].size;
-    char *start = hak_slab_start(ss, s), *base = slab_base(s);
+    char *start = hak_slab_start(s), *base = slab_base(s);
     uint64_t map[MAX_BLOCKS / 64]; /* a bit per free block */
     memset(map, 0, sizeof map);
-    hak_link_walk_t w = hak_link_walk(ss, s);
+    hak_link_walk_t w = hak_link_walk(s);
     for (void *b = s->free; b; b = hak_link_walk_next(&w, b)) {
         uint32_t i = (uint32_t)((size_t)((char *)b - start) / size);
         set_bits(map, i, i + 1);
     }
     uint32_t lo, hi;
-    for (unsigned q = 0; q < HAK_SUBPAGES; q++) {
+    for (unsigned q = 0; q < s->npages; q++) {
         if (!(s->purged >> q & 1)) continue;
         page_blocks(s, q, &lo, &hi);
         set_bits(map, lo, hi);
@@ -89,8 +92,8 @@ static size_t slab_purge(slab_t *s) {
     /* a page qualifies if every block overlapping it is free and was carved
      * (beyond the carving point blocks are in no list, and untouched) */
     uint32_t take = 0;
-    for (unsigned q = 0; q < HAK_SUBPAGES; q++) {
-        char *from = base + ((size_t)q << HAK_SUBPAGE_SHIFT), *to = from + HAK_SUBPAGE_SIZE;
+    for (unsigned q = 0; q < s->npages; q++) {
+        char *from = base + ((size_t)q << HAK_PAGE_SHIFT), *to = from + HAK_PAGE_SIZE;
         if ((s->purged >> q & 1) || to > s->bump || to <= start) continue;
         uint32_t first = from <= start ? 0 : (uint32_t)((size_t)(from - start) / size);
         uint32_t last = (uint32_t)((size_t)(to - 1 - start) / size);
@@ -99,10 +102,11 @@ static size_t slab_purge(slab_t *s) {
     if (!take) return 0;
     /* the blocks starting on those pages leave the list before it goes */
     void *head = NULL, *prev = NULL, *next;
-    w = hak_link_walk(ss, s);
+    uint64_t gone = 0;
+    w = hak_link_walk(s);
     for (void *b = s->free; b; b = next) {
         next = hak_link_walk_next(&w, b);
-        if (take >> hak_subpage_of(b) & 1) continue;
+        if (take >> hak_subpage_of(s, b) & 1) { gone++; continue; }
         if (prev) hak_link_set(prev, b);
         else head = b;
         prev = b;
@@ -110,28 +114,29 @@ static size_t slab_purge(slab_t *s) {
     if (prev) hak_link_set(prev, NULL);
     s->free = head;
     s->purged |= (uint16_t)take;
+    hak_bump(&s->owner->stats[s->cls].carved, (uint64_t)0 - gone);
     size_t bytes = 0;
-    for (unsigned q = 0; q < HAK_SUBPAGES;) {
+    for (unsigned q = 0; q < s->npages;) {
         if (!(take >> q & 1)) { q++; continue; }
         unsigned r = q;
-        while (r < HAK_SUBPAGES && (take >> r & 1)) r++;
-        hak_os_purge(base + ((size_t)q << HAK_SUBPAGE_SHIFT), (size_t)(r - q) << HAK_SUBPAGE_SHIFT);
-        bytes += (size_t)(r - q) << HAK_SUBPAGE_SHIFT;
+        while (r < s->npages && (take >> r & 1)) r++;
+        hak_os_purge(base + ((size_t)q << HAK_PAGE_SHIFT), (size_t)(r - q) << HAK_PAGE_SHIFT);
+        bytes += (size_t)(r - q) << HAK_PAGE_SHIFT;
         q = r;
     }
     return bytes;
 }
 
 size_t hak_heap_purge_sparse(heap_t *h, uint64_t now, uint64_t delay_ms) {
-    h->sparse_pass = atomic_load_explicit(&hak_purge_passes, memory_order_relaxed);
     bool on = hak_load(&hak_params.purge_sparse) != 0, pending = false;
     size_t bytes = 0;
-    for (unsigned cls = 0; cls < HAK_NCLASSES && hak_classes[cls].slab_pages == 1; cls++) {
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
+        if (hak_classes[cls].slab_pages < 2) continue;
         for (slab_t *s = h->warm[cls]; s; s = s->next) {
             if (s->sparse != HAK_SPARSE_WAIT) continue;
             if (!on || !hak_slab_is_sparse(s)) {
                 s->sparse = HAK_SPARSE_NO;
-            } else if (now - s->sparse_ms >= delay_ms) {
+            } else if (now - s->since_ms >= delay_ms) {
                 bytes += slab_purge(s);
                 s->sparse = HAK_SPARSE_DONE;
             } else {

@@ -4,6 +4,7 @@
 #include "heap.h"
 #include "large.h"
 #include "os.h"
+#include "page_pool.h"
 #include "purge.h"
 #include "stats.h"
 #include <string.h>
@@ -15,6 +16,7 @@ static bool have_baseline;
 static void take_raw(hak_stats_snapshot_t *out) {
     memset(out, 0, sizeof *out);
     hak_global_totals_t *g = &out->global;
+    uint64_t carved[HAK_NCLASSES] = {0}, kept[HAK_NCLASSES] = {0};
     pthread_mutex_lock(&hak_heaps_lock);
     for (heap_t *h = atomic_load_explicit(&hak_heaps_all, memory_order_acquire); h; h = h->all_next) {
         g->heaps++;
@@ -23,9 +25,11 @@ static void take_raw(hak_stats_snapshot_t *out) {
             hak_class_totals_t *t = &out->cls[c];
             const hak_class_stats_t *s = &h->stats[c];
             uint64_t in = hak_load(&h->dead_in[c]), out_ = hak_load(&h->dead_out[c]);
+            carved[c] += hak_load(&s->carved);
+            kept[c] += hak_load(&h->warm_empty[c]);
             if (h->tls) { /* a live thread's cache */
                 const hak_bin_t *bin = hak_bin(h->tls, c);
-                uint64_t tin = hak_load(&bin->in), tout = hak_load(&bin->limit) - hak_load(&bin->cap);
+                uint64_t tin = hak_load(&bin->in), tout = hak_load(&bin->limit) - hak_load(&h->tls->cap[c]);
                 in += tin;
                 out_ += tout;
                 t->cached += tin - tout;
@@ -48,6 +52,7 @@ static void take_raw(hak_stats_snapshot_t *out) {
     pthread_mutex_unlock(&hak_heaps_lock);
     uint64_t slab_bytes = 0;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        uint64_t sz = hak_classes[c].size, slab = (uint64_t)hak_classes[c].slab_pages << HAK_PAGE_SHIFT;
         hak_class_totals_t *t = &out->cls[c];
         t->size = hak_classes[c].size;
         t->allocs -= t->flush_blocks;
@@ -56,7 +61,10 @@ static void take_raw(hak_stats_snapshot_t *out) {
         t->cache_hits = t->allocs > t->refills ? t->allocs - t->refills : 0;
         t->live = t->allocs > t->frees ? t->allocs - t->frees : 0;
         g->allocated += t->live * t->size;
-        slab_bytes += t->slabs * ((uint64_t)hak_classes[c].slab_pages << HAK_PAGE_SHIFT);
+        slab_bytes += t->slabs * slab;
+        g->mem_thread_caches += t->cached * sz;
+        uint64_t out_of_slabs = t->live + t->cached; /* carved blocks not free in their slabs */
+        g->mem_slab_free += (carved[c] > out_of_slabs ? carved[c] - out_of_slabs : 0) * sz + kept[c] * slab;
     }
     hak_large_totals_t lt;
     hak_large_totals(&lt);
@@ -68,13 +76,26 @@ static void take_raw(hak_stats_snapshot_t *out) {
     g->large_cached_bytes = lt.cached_bytes;
     g->allocated += lt.active_bytes;
     g->active = slab_bytes + lt.active_bytes;
-    size_t nss = atomic_load_explicit(&hak_ss_count, memory_order_relaxed);
-    g->superslabs_pooled = atomic_load_explicit(&hak_ss_pooled, memory_order_relaxed);
-    g->superslabs = nss - g->superslabs_pooled;
+    hak_page_pool_totals_t pt;
+    hak_page_pool_totals(&pt);
+    g->superslabs = pt.superslabs;
+    g->superslabs_pooled = pt.superslabs_free;
+    g->spans = pt.spans;
     g->mapped = atomic_load_explicit(&hak_os_mapped, memory_order_relaxed);
-    g->metadata = atomic_load_explicit(&hak_meta_bytes, memory_order_relaxed) + nss * HAK_SS_HDR;
+    /* the page map's entries: 2 bytes per 4 KiB page of base SuperSlabs,
+     * plus each leaf's chunk entries */
+    uint64_t map_bytes = pt.superslabs * (HAK_SS_PAGES * 2) +
+                         atomic_load_explicit(&hak_pagemap_committed, memory_order_relaxed) / 64;
+    g->metadata = atomic_load_explicit(&hak_meta_bytes, memory_order_relaxed) + pt.header_bytes + map_bytes;
     g->resident = hak_os_resident();
     g->purged_bytes = atomic_load_explicit(&hak_purged_bytes, memory_order_relaxed);
+    g->mem_live = g->allocated;
+    g->mem_dirty = pt.dirty_bytes;
+    g->mem_large_cache = pt.dirty_span_bytes;
+    g->mem_metadata = g->metadata;
+    uint64_t ours = g->mem_live + g->mem_thread_caches + g->mem_slab_free + g->mem_dirty +
+                    g->mem_large_cache + g->mem_metadata;
+    g->mem_other = g->resident > ours ? g->resident - ours : 0;
 }
 
 static pthread_mutex_t baseline_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -9,7 +9,8 @@
  *   c  leave out the per-class table;
  *   l  leave out the large-block section.
  * The header (format, version, pid, time_ms, uptime_ms), the global totals
- * ("stats") and "rss" are always there.  The per-class table lists only the
+ * ("stats"), "memory" (the resident set and the parts that add up to it)
+ * and "rss" are always there.  The per-class table lists only the
  * classes with any activity: a non-zero count of allocations, frees,
  * refills, flushes, remote frees, warm-pool events, cached blocks, slabs or
  * live blocks.
@@ -59,9 +60,21 @@ static const field_t global_fields[] = {
     G("metadata", "stats.metadata", metadata, F_BYTES),
     G("superslabs", "stats.superslabs", superslabs, F_COUNT),
     G("superslabs_pooled", "stats.superslabs_pooled", superslabs_pooled, F_COUNT),
+    G("spans", "stats.spans", spans, F_COUNT),
     G("heaps", "stats.heaps", heaps, F_COUNT),
     G("heaps_abandoned", "stats.heaps_abandoned", heaps_abandoned, F_COUNT),
     G("purged", "stats.purged", purged_bytes, F_BYTES),
+};
+/* "memory": the resident set and the parts that add up to it */
+static const field_t memory_fields[] = {
+    G("resident", "stats.resident", resident, F_BYTES),
+    G("live", "stats.memory.live", mem_live, F_BYTES),
+    G("thread_caches", "stats.memory.thread_caches", mem_thread_caches, F_BYTES),
+    G("slab_free", "stats.memory.slab_free", mem_slab_free, F_BYTES),
+    G("dirty", "stats.memory.dirty", mem_dirty, F_BYTES),
+    G("large_cache", "stats.memory.large_cache", mem_large_cache, F_BYTES),
+    G("metadata", "stats.memory.metadata", mem_metadata, F_BYTES),
+    G("other", "stats.memory.other", mem_other, F_BYTES),
 };
 static const field_t large_fields[] = {
     G("allocs", "stats.large.allocs", large_allocs, F_COUNT),
@@ -370,6 +383,11 @@ HAK_EXPORT void hak_stats_print(void (*write_cb)(void *, const char *), void *cb
     bool inner = true;
     section_begin(&o, &first, "stats", '{');
     put_fields(&o, &inner, &s->global, global_fields, NELEM(global_fields));
+    if (o.json) out_char(&o, '}');
+
+    inner = true;
+    section_begin(&o, &first, "memory", '{');
+    put_fields(&o, &inner, &s->global, memory_fields, NELEM(memory_fields));
     if (o.json) out_char(&o, '}');
 
     if (!has(opts, 'c')) put_classes(&o, &first, s);

@@ -1,105 +1,138 @@
-/* SuperSlabs: 2 MiB aligned regions cut into 64 KiB pages; a run of pages
- * serving one size class is a slab.  The header sits at the start of the
- * region, so any block's metadata is found by masking its address:
+/* SuperSlabs and the runs of pages inside them.
  *
- *   ss   = p & ~(2 MiB - 1)         page = (p >> 16) & 31
- *   ss->page_class[page]            the class (the free fast path reads the
- *                                   same, plus one, from the page map)
- *   ss->slabs[ss->page_slab[page]]  the slab, read by slow paths
+ * A SuperSlab is a 2 MiB aligned mapping cut into 4 KiB pages; its header
+ * holds, for every page, the descriptor of the run of pages holding it.  A
+ * run is free (in the page pool, page_pool.c), a slab (a power-of-two run
+ * serving one size class, owned by one heap) or a large block.  Base
+ * SuperSlabs are one 2 MiB chunk and hold slabs and blocks of up to 2 MiB;
+ * a span is a SuperSlab of several chunks, made for a larger block, whose
+ * free pages serve large blocks only.  A slab block's header is found by
+ * masking its address (slabs live in base SuperSlabs only):
  *
- * A SuperSlab belongs to one heap (the heap that carves it); its slabs and
- * their local free lists are touched only by that heap's thread.  Other
- * threads give blocks back through a slab's remote list (remote.c). */
+ *   ss   = p & ~(2 MiB - 1)            page = (p >> 12) & 511
+ *   ss->page_run[page]                 the slab, read by slow paths
+ *
+ * and any pointer's SuperSlab, of either kind, through the chunk map
+ * (hak_ss_lookup).  The free fast path reads neither: the page map gives it
+ * the bin of the slab's class.
+ *
+ * A slab's free lists are touched only by its owner heap's thread; other
+ * threads give blocks back through the slab's remote list (remote.c).  Runs
+ * and the header's page table change under the page pool's lock. */
 #ifndef HAK_SUPERSLAB_H
 #define HAK_SUPERSLAB_H
 
-#include "segmap.h"
+#include "pagemap.h"
 #include "size_class.h"
 
-#define HAK_PAGE_SHIFT 16
+#define HAK_PAGE_SHIFT HAK_MAP_PAGE_SHIFT
 #define HAK_PAGE_SIZE  ((size_t)1 << HAK_PAGE_SHIFT)
+#define HAK_SS_SHIFT   HAK_MAP_CHUNK_SHIFT
+#define HAK_SS_SIZE    ((size_t)1 << HAK_SS_SHIFT)
+#define HAK_SS_MASK    (HAK_SS_SIZE - 1)
 #define HAK_SS_PAGES   (HAK_SS_SIZE / HAK_PAGE_SIZE)
-#define HAK_SS_HDR     ((size_t)4096)      /* page 0 gives its first 4 KiB to the header */
-#define HAK_SS_MAGIC   0x4b4d5353u          /* "SSMK" */
+#define HAK_SS_MAGIC   0x4b4d5353u /* "SSMK" */
 
 struct heap;
+struct superslab;
 
-enum hak_slab_state {
-    HAK_SLAB_UNUSED = 0, /* pages free in the SuperSlab */
-    HAK_SLAB_WARM,       /* in its heap's warm pool: has free blocks */
-    HAK_SLAB_FULL,       /* every block handed out */
+enum hak_ss_kind { HAK_SS_BASE = 1, HAK_SS_SPAN = 2 };
+
+enum hak_run_state {
+    HAK_RUN_FREE = 0,  /* in the page pool */
+    HAK_RUN_PURGING,   /* free, out of the pool while its pages go back to the OS */
+    HAK_SLAB_WARM,     /* a slab in its heap's warm pool: has free blocks */
+    HAK_SLAB_FULL,     /* a slab with every block handed out */
+    HAK_RUN_LARGE,     /* a block above the largest class */
 };
 
 /* Low bit of slab.remote: the owner has been told (the slab is on its
  * heap's notify stack), so later remote frees need not tell it again. */
 #define HAK_REMOTE_NOTIFIED ((uintptr_t)1)
 
+/* The descriptor of a run of pages: of a slab, of a large block, or of free
+ * pages.  Descriptors come from metadata (page_pool.c), never from the
+ * pages themselves. */
 typedef struct slab {
     void *free;                  /* owner-local free list */
     _Atomic uintptr_t remote;    /* remote-free stack | HAK_REMOTE_NOTIFIED */
-    struct slab *next, *prev;    /* warm-pool links */
-    char *bump, *end;            /* never-used blocks: [bump, end) */
+    struct slab *next, *prev;    /* warm-pool links; page-pool links while free */
+    char *bump, *end;            /* never-used blocks: [bump, end); end of the run */
     struct slab *notify_next;    /* link on the owner heap's notify stack */
+    struct heap *owner;          /* a slab's heap */
+    struct superslab *ss;
+    uint32_t page, npages;       /* first page in ss, and the run's length */
     uint16_t used;               /* blocks out of the slab (cached or live) */
     uint16_t capacity;
     uint8_t cls;
-    uint8_t npages;
-    uint8_t state;               /* enum hak_slab_state */
-    uint8_t page;                /* first page of the slab */
+    uint8_t state;               /* enum hak_run_state */
     uint8_t sparse;              /* enum hak_sparse_state (slab_purge.c) */
+    uint8_t zeroed;              /* fresh from the pool: every page reads as zero */
     uint16_t purged;             /* 4 KiB pages given back while the slab is in use */
-    uint64_t sparse_ms;          /* when it last became sparse */
+    uint64_t since_ms;           /* when it became sparse, or (retained) empty */
+    size_t size;                 /* a large block: the bytes asked for */
 } slab_t;
 
 typedef struct superslab {
-    uint8_t page_class[HAK_SS_PAGES]; /* mirrored, plus one, in the page map */
-    uint8_t page_slab[HAK_SS_PAGES];  /* first page of the slab holding each page */
     uint32_t magic;
-    uint32_t free_pages;              /* bitmap of unused pages (under lock) */
-    uint32_t dirty_pages;             /* unused or retained pages not yet purged (under lock) */
-    uint32_t retained_pages;          /* empty slabs kept by a warm pool: contents unneeded (under lock) */
-    hak_spin_t lock;                  /* page runs vs the purger */
-    struct heap *owner;               /* NULL while in the shared pool */
-    uint64_t dirty_since_ms;          /* when dirty_pages last went from 0 to non-0 */
-    uint64_t pool_since_ms;           /* when it entered the shared pool */
-    struct superslab *next;           /* owner heap's list, or shared-pool stack */
-    struct superslab *prev;
-    struct superslab *all_next;       /* every SuperSlab ever made (purge, stats) */
-    uint32_t in_pool;
-    slab_t slabs[HAK_SS_PAGES];
+    uint8_t kind;                /* enum hak_ss_kind */
+    uint32_t npages;             /* pages mapped, header included */
+    uint32_t data_first;         /* the first page after the header */
+    uint32_t free_pages;         /* pages in free runs */
+    uint32_t dirty_pages;        /* of those, resident: used since mapped or purged */
+    uint64_t dirty_since_ms;     /* when dirty_pages last went from 0 to non-0 */
+    uint32_t purge_mark;         /* the last purge pass that took runs from it */
+    struct superslab *all_next, *all_prev; /* every SuperSlab mapped (page pool) */
+    uint64_t *dirty;             /* a bit per page: free and resident */
+    slab_t *page_run[];          /* per page, its run (first and last page only, if free) */
 } superslab_t;
 
-_Static_assert(sizeof(superslab_t) <= HAK_SS_HDR, "SuperSlab header must fit its reserve");
+static inline bool hak_run_is_slab(const slab_t *s) {
+    return s->state == HAK_SLAB_WARM || s->state == HAK_SLAB_FULL;
+}
+static inline char *hak_run_start(const slab_t *s) {
+    return (char *)s->ss + ((size_t)s->page << HAK_PAGE_SHIFT);
+}
 
+/* A slab block's SuperSlab, by masking (base SuperSlabs only). */
 static inline superslab_t *hak_ss_of(const void *p) {
     return (superslab_t *)((uintptr_t)p & ~(uintptr_t)HAK_SS_MASK);
 }
-static inline unsigned hak_page_of(const void *p) {
-    return (unsigned)((uintptr_t)p >> HAK_PAGE_SHIFT) & (HAK_SS_PAGES - 1);
+/* Any pointer's SuperSlab, NULL if hakmem keeps nothing there. */
+static inline superslab_t *hak_ss_lookup(const void *p) {
+    return (superslab_t *)hak_chunkmap_get(p);
 }
-/* slab.purged has a bit per 4 KiB page of a one-page slab (slab_purge.c):
- * the bit of the page holding p. */
-#define HAK_SUBPAGE_SHIFT 12 /* the OS page the purge works in */
-#define HAK_SUBPAGE_SIZE ((size_t)1 << HAK_SUBPAGE_SHIFT)
-#define HAK_SUBPAGES (HAK_PAGE_SIZE >> HAK_SUBPAGE_SHIFT)
-static inline unsigned hak_subpage_of(const void *p) {
-    return (unsigned)((uintptr_t)p >> HAK_SUBPAGE_SHIFT) & (HAK_SUBPAGES - 1);
+/* The run holding p, checked against the run's own idea of where it is
+ * (a page's entry may be stale inside free runs); NULL if none. */
+static inline slab_t *hak_run_lookup(const void *p) {
+    superslab_t *ss = hak_ss_lookup(p);
+    if (!ss) return NULL;
+    uint32_t page = (uint32_t)(((uintptr_t)p - (uintptr_t)ss) >> HAK_PAGE_SHIFT);
+    slab_t *s = page < ss->npages ? __atomic_load_n(&ss->page_run[page], __ATOMIC_ACQUIRE) : NULL;
+    if (!s || s->ss != ss || page < s->page || page - s->page >= s->npages) return NULL;
+    return s;
 }
-static inline slab_t *hak_slab_of(superslab_t *ss, const void *p) {
-    return &ss->slabs[ss->page_slab[hak_page_of(p)]];
+/* The slab of a block known to be in a slab (masking, no checks). */
+static inline slab_t *hak_slab_of(const void *p) {
+    superslab_t *ss = hak_ss_of(p);
+    return ss->page_run[((uintptr_t)p >> HAK_PAGE_SHIFT) & (HAK_SS_PAGES - 1)];
 }
-/* Blocks are laid out to end exactly at the slab's end (a page boundary), so
- * the free fast path can tell a block start from the distance to the page
- * end, and the slack is before the first block (tcache.h).  Slabs of one page never use page 0, which holds the
- * header; larger slabs may start there, since it holds no header beyond its
- * first 4 KiB and their blocks are checked on the slow path. */
-static inline char *hak_slab_start(superslab_t *ss, const slab_t *s) {
-    (void)ss;
+
+/* slab.purged has a bit per 4 KiB page of a slab (slab_purge.c). */
+#define HAK_SLAB_MAX_PAGES 16
+static inline unsigned hak_subpage_of(const slab_t *s, const void *p) {
+    return (unsigned)(((uintptr_t)p - (uintptr_t)hak_run_start(s)) >> HAK_PAGE_SHIFT);
+}
+/* Blocks are laid out to end exactly at the slab's end, so the free fast
+ * path can tell a block start from the distance to the end (slabs of the
+ * fast classes are a power of two of pages, aligned to their size), and the
+ * slack is before the first block (tcache.h). */
+static inline char *hak_slab_start(const slab_t *s) {
     return s->end - (size_t)s->capacity * hak_classes[s->cls].size;
 }
 /* True if p is the start of a block of slab s. */
-static inline bool hak_slab_is_block_start(superslab_t *ss, const slab_t *s, const void *p) {
-    uintptr_t off = (uintptr_t)p - (uintptr_t)hak_slab_start(ss, s);
+static inline bool hak_slab_is_block_start(const slab_t *s, const void *p) {
+    uintptr_t off = (uintptr_t)p - (uintptr_t)hak_slab_start(s);
     uint64_t idx = (off * hak_classes[s->cls].recip) >> 40;
     return idx * hak_classes[s->cls].size == off && idx < s->capacity;
 }
@@ -131,10 +164,10 @@ typedef struct hak_link_walk {
     unsigned cls;
 } hak_link_walk_t;
 
-static inline hak_link_walk_t hak_link_walk(superslab_t *ss, const slab_t *s) {
+static inline hak_link_walk_t hak_link_walk(const slab_t *s) {
     hak_link_walk_t w;
     w.secret = hak_link_secret;
-    w.start = hak_slab_start(ss, s);
+    w.start = hak_slab_start(s);
     w.span = (uintptr_t)(s->bump - w.start);
     w.recip = hak_classes[s->cls].recip;
     w.size = hak_classes[s->cls].size;
@@ -149,12 +182,13 @@ static inline void *hak_link_walk_next(const hak_link_walk_t *w, void *slot) {
     return next;
 }
 
-/* The same, checking only what makes the link safe to follow (a block of
- * this SuperSlab below the carving point): for walks whose blocks are
- * checked in full later, by hak_link_walk_next, before anyone gets them. */
-static inline void *hak_link_follow(superslab_t *ss, const slab_t *s, void *slot) {
+/* The same, checking only what makes the link safe to follow (inside the
+ * slab, below the carving point): for walks whose blocks are checked in
+ * full later, by hak_link_walk_next, before anyone gets them. */
+static inline void *hak_link_follow(const slab_t *s, void *slot) {
     void *next = (void *)(*(uintptr_t *)slot ^ hak_link_secret ^ ((uintptr_t)slot >> 4));
-    if (next && (hak_ss_of(next) != ss || (char *)next >= s->bump)) hak_link_corrupt(slot, s->cls);
+    if (next && ((char *)next < hak_slab_start(s) || (char *)next >= s->bump))
+        hak_link_corrupt(slot, s->cls);
     return next;
 }
 
@@ -166,38 +200,24 @@ static inline void hak_run_set(void *first, const void *last, uint32_t n) {
     *w = ((((uintptr_t)last & HAK_SS_MASK) << 16) | n) ^ hak_link_secret ^ ((uintptr_t)w >> 4);
 }
 /* Length of the run starting at first; *last gets its last block. */
-static inline uint32_t hak_run_get(superslab_t *ss, const slab_t *s, void *first, void **last) {
+static inline uint32_t hak_run_get(const slab_t *s, void *first, void **last) {
     uintptr_t *w = (uintptr_t *)first + 1;
     uintptr_t v = *w ^ hak_link_secret ^ ((uintptr_t)w >> 4);
     uint32_t n = (uint32_t)(v & 0xffff);
-    *last = (char *)ss + (v >> 16);
+    *last = (char *)s->ss + (v >> 16);
     if ((v >> 16) > HAK_SS_MASK || n == 0 || n > s->capacity || (char *)*last >= s->bump ||
-        (char *)*last < hak_slab_start(ss, s) || !hak_slab_is_block_start(ss, s, *last))
+        (char *)*last < hak_slab_start(s) || !hak_slab_is_block_start(s, *last))
         hak_link_corrupt(first, s->cls);
     return n;
 }
 
-/* Every SuperSlab ever created, newest first (they are never unmapped). */
-extern superslab_t *_Atomic hak_ss_all;
-extern _Atomic size_t hak_ss_count;  /* created */
-extern _Atomic size_t hak_ss_pooled; /* sitting empty in the shared pool */
-
-/* superslab.c: a new slab of class cls for heap h (page run from one of the
- * heap's SuperSlabs, or from a SuperSlab taken from the shared pool). */
-slab_t *hak_slab_new(struct heap *h, unsigned cls);
-/* Gives an empty slab's pages back to its SuperSlab; the SuperSlab goes to
- * the shared pool when it is empty. */
-void hak_slab_release(struct heap *h, slab_t *s);
-/* A warm pool keeps empty slab s: its pages may be purged until
- * hak_slab_unretain() is called before the slab is used again. */
-void hak_slab_retain(slab_t *s);
-void hak_slab_unretain(slab_t *s);
-/* Purges the dirty unused pages of one SuperSlab that have been dirty for at
- * least delay_ms (0: all).  Returns the bytes purged. */
-size_t hak_ss_purge(superslab_t *ss, uint64_t now_ms, uint64_t delay_ms);
-
-/* shared_pool.c: the global pool of empty SuperSlabs. */
-superslab_t *hak_shared_pool_take(void);
-void hak_shared_pool_give(superslab_t *ss);
+/* superslab.c: mapping SuperSlabs (for the page pool, under its lock). */
+/* Maps a SuperSlab of at least npages usable pages (a base one if they fit
+ * in 2 MiB, a span otherwise), with room to align a run to align pages;
+ * NULL if the OS refuses. */
+superslab_t *hak_ss_map(size_t npages, size_t align);
+void hak_ss_unmap(superslab_t *ss);
+/* Pages a SuperSlab of npages pages gives to its header. */
+uint32_t hak_ss_header_pages(uint32_t npages);
 
 #endif

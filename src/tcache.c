@@ -27,7 +27,7 @@ static inline uint32_t take_list(slab_t *s, uint32_t k, chain_t *c) {
     chain_t cc = *c;
     uint32_t n = 0;
     /* the slab's list and the cache's are encoded differently: rewrite as we go */
-    hak_link_walk_t w = hak_link_walk(hak_ss_of(s), s);
+    hak_link_walk_t w = hak_link_walk(s);
     while (b && n < k) {
         void *next = hak_link_walk_next(&w, b);
         chain_add(&cc, b);
@@ -43,12 +43,9 @@ static inline uint32_t take_list(slab_t *s, uint32_t k, chain_t *c) {
  * copies of the chain and of the slab's fields: the stores into the blocks
  * could alias them, and would make the compiler reload them block by block. */
 static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, chain_t *out) {
-    if (s->used == 0) { /* an empty slab the warm pool kept: in use again */
-        h->warm_empty[s->cls]--;
-        hak_slab_unretain(s);
-    }
+    if (s->used == 0) h->warm_empty[s->cls]--; /* an empty slab the warm pool kept: in use again */
     chain_t c = *out;
-    uint32_t n = take_list(s, k, &c);
+    uint32_t n = take_list(s, k, &c), listed = n;
     char *bump = s->bump, *end = s->end;
     size_t size = hak_classes[s->cls].size;
     while (n < k && bump < end) {
@@ -57,6 +54,7 @@ static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, chain_t *out) {
         n++;
     }
     s->bump = bump;
+    if (n > listed) hak_bump(&h->stats[s->cls].carved, n - listed);
     /* last, the pages a sparse slab gave back (slab_purge.c), one at a time */
     while (unlikely(n < k && s->purged)) {
         hak_slab_unpurge_page(s);
@@ -69,16 +67,9 @@ static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, chain_t *out) {
     return n;
 }
 
-void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls) {
-    if (unlikely(__atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != h->params_epoch))
-        hak_heap_apply_params(h);
+void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want) {
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_remote_collect(h);
-    hak_heap_sparse_poll(h);
-    /* refill_count blocks, no more than the cache has room for, at least one */
-    uint32_t count = hak_bin_count(bin);
-    uint32_t room = count < bin->cap ? bin->cap - count : 0;
-    uint32_t want = hak_load(&hak_params.refill_count);
-    if (want > room) want = room;
+    hak_heap_poll(h);
     if (want == 0) want = 1;
     chain_t c = {NULL, NULL};
     uint32_t got = 0;
@@ -100,7 +91,7 @@ void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls) {
 /* Hands a run of blocks (first .. last, all of slab s, linked with encoded
  * links) back to the slab. */
 static void give_back(heap_t *h, slab_t *s, void *first, void *last, uint32_t n) {
-    if (hak_ss_of(s)->owner == h) {
+    if (s->owner == h) {
         hak_slab_put_local(h, s, first, last, n);
     } else {
         hak_bump(&h->stats[s->cls].remote_frees, n);
@@ -109,8 +100,6 @@ static void give_back(heap_t *h, slab_t *s, void *first, void *last, uint32_t n)
 }
 
 void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
-    uint32_t count = hak_bin_count(bin);
-    if (n > count) n = count;
     if (n == 0) return;
     void *b = bin->head;
     slab_t *run = NULL;
@@ -122,7 +111,7 @@ void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
         /* consecutive blocks of one slab travel together; a block on the
          * run's last page needs no slab lookup */
         bool on_run_page = run && (((uintptr_t)b ^ (uintptr_t)run_last) >> HAK_PAGE_SHIFT) == 0;
-        slab_t *s = on_run_page ? run : hak_slab_of(hak_ss_of(b), b);
+        slab_t *s = on_run_page ? run : hak_slab_of(b);
         if (s != run) {
             if (run) give_back(h, run, run_first, run_last, run_n);
             run = s;
@@ -145,6 +134,5 @@ void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
 
 void hak_tcache_flush_all(heap_t *h) {
     hak_tls_t *t = &hak_tls;
-    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++)
-        hak_flush(h, hak_bin(t, cls), cls, hak_bin_count(hak_bin(t, cls)));
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) hak_flush(h, hak_bin(t, cls), cls, hak_bin_count(t, cls));
 }

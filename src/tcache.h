@@ -18,12 +18,13 @@
 typedef struct hak_bin {
     void *head;
     uint64_t in;    /* frees + refilled blocks */
-    uint64_t limit; /* out + cap, where out = mallocs + flushed blocks */
-    uint32_t cap;   /* 0 until the thread is set up, and in the no-class bin */
-    /* For classes whose slabs are one page, -ceil(2^32 / size) mod 2^32; for
+    uint64_t limit; /* out + cap, where out = mallocs + flushed blocks (cap: hak_tls.cap) */
+    /* For the classes whose slabs are a power of two of pages (HAK_NFAST),
+     * -ceil(2^32 / size) mod 2^32 and the slab mask ~(slab bytes - 1); for
      * the others 0xffffffff, which no pointer passes (always the slow path).
      * See hak_block_start_fast. */
     uint32_t nmagic;
+    uint32_t nmask;
 } hak_bin_t;
 
 /* The free fast path's two misuse checks (a pointer inside a block, the
@@ -60,19 +61,24 @@ extern const uintptr_t hak_cache_end[2] HAK_HIDDEN;
 #define HAK_CACHE_END ((void *)hak_cache_end)
 
 static inline uint32_t hak_block_nmagic(unsigned cls) {
-    if (cls >= HAK_NCLASSES || hak_classes[cls].slab_pages != 1) return HAK_NMAGIC_NEVER;
+    if (cls >= HAK_NFAST) return HAK_NMAGIC_NEVER;
     return 0u - (uint32_t)(0xffffffffu / hak_classes[cls].size + 1);
 }
-/* Blocks of one-page slabs end at the page end, so p is a block start iff
- * its distance d to the page end (1..65536) is a multiple of the size.  With
- * magic = ceil(2^32 / size), that is (uint32_t)(d * magic) < magic (Lemire's
- * divisibility test, exact for d <= 2^16 and size <= 2^15).  The low 32 bits
- * of p | 0xffff0000 are -d, and -d * -magic = d * magic, so the product needs
- * no subtraction; and x < magic is exactly "x + (2^32 - magic) does not
- * carry".  A pointer at a page start is d = 65536: a block start only for
- * sizes dividing the page, never one in the slack before the first block. */
-static inline bool hak_block_start_fast(const void *p, uint32_t nmagic) {
-    uint32_t x = ((uint32_t)(uintptr_t)p | 0xffff0000u) * nmagic;
+static inline uint32_t hak_block_nmask(unsigned cls) {
+    if (cls >= HAK_NFAST) return 0xffff0000u;
+    return 0u - ((uint32_t)hak_classes[cls].slab_pages << 12);
+}
+/* Blocks of a fast class's slab end at the slab end, and the slab (S bytes,
+ * a power of two up to 64 KiB) is aligned to S, so p is a block start iff its
+ * distance d to the next multiple of S (1..S) is a multiple of the size.
+ * With magic = ceil(2^32 / size), that is (uint32_t)(d * magic) < magic
+ * (Lemire's divisibility test, exact for d <= 2^16 and size <= 2^15).  The
+ * low 32 bits of p | ~(S - 1) are -d, and -d * -magic = d * magic, so the
+ * product needs no subtraction; and x < magic is exactly "x + (2^32 - magic)
+ * does not carry".  A pointer at a slab start is d = S: a block start only
+ * for sizes dividing S, never one in the slack before the first block. */
+static inline bool hak_block_start_fast(const void *p, uint32_t nmagic, uint32_t nmask) {
+    uint32_t x = ((uint32_t)(uintptr_t)p | nmask) * nmagic;
     return !__builtin_add_overflow(x, nmagic, &x);
 }
 
@@ -88,14 +94,8 @@ static inline bool hak_block_start_fast(const void *p, uint32_t nmagic) {
 #endif
 #define HAK_BIN_ADD(field, n) HAK_BIN_SET(field, (field) + (n))
 
-static inline uint64_t hak_bin_out(const hak_bin_t *b) { return b->limit - b->cap; }
-static inline uint32_t hak_bin_count(const hak_bin_t *b) { return (uint32_t)(b->in - hak_bin_out(b)); }
 /* Blocks leave the cache (mallocs, flushes). */
 static inline void hak_bin_took(hak_bin_t *b, uint64_t n) { HAK_BIN_ADD(b->limit, n); }
-static inline void hak_bin_set_cap(hak_bin_t *b, uint32_t cap) {
-    HAK_BIN_SET(b->limit, b->limit - b->cap + cap);
-    HAK_BIN_SET(b->cap, cap);
-}
 
 enum hak_thread_state { HAK_THREAD_NEW = 0, HAK_THREAD_ACTIVE, HAK_THREAD_DEAD };
 
@@ -104,6 +104,7 @@ typedef struct hak_tls {
      * sends every free to the slow path; class c's bin is bin_by_page[c + 1]
      * (hak_bin) */
     hak_bin_t bin_by_page[HAK_NCLASSES + 1];
+    uint32_t cap[HAK_NCLASSES];        /* each bin's capacity: 0 until the thread is set up */
     struct heap *heap;
     int state;                         /* enum hak_thread_state */
     uint64_t large_allocated, large_freed; /* bytes in large blocks, this thread */
@@ -121,6 +122,18 @@ _Static_assert(sizeof(hak_bin_t) == HAK_BIN_BYTES && offsetof(hak_tls_t, bin_by_
 extern __thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 static inline hak_bin_t *hak_bin(hak_tls_t *t, unsigned cls) { return &t->bin_by_page[cls + 1]; }
+/* out = mallocs + flushed blocks; in - out = the blocks cached */
+static inline uint64_t hak_bin_out(const hak_tls_t *t, unsigned cls) {
+    return t->bin_by_page[cls + 1].limit - t->cap[cls];
+}
+static inline uint32_t hak_bin_count(const hak_tls_t *t, unsigned cls) {
+    return (uint32_t)(t->bin_by_page[cls + 1].in - hak_bin_out(t, cls));
+}
+static inline void hak_bin_set_cap(hak_tls_t *t, unsigned cls, uint32_t cap) {
+    hak_bin_t *b = &t->bin_by_page[cls + 1];
+    HAK_BIN_SET(b->limit, b->limit - t->cap[cls] + cap);
+    HAK_BIN_SET(t->cap[cls], cap);
+}
 
 void *hak_malloc_slow(size_t size) HAK_NOINLINE;
 void hak_free_slow(void *p) HAK_NOINLINE;
@@ -172,7 +185,7 @@ static inline void hak_free_fast(void *p) {
      * a class checked on the slow path), and the cheapest double free (the
      * block just freed) all leave here */
     if (unlikely(b->in >= b->limit ||
-                 (HAK_FAST_CHECKS && (!hak_block_start_fast(p, b->nmagic) || p == b->head)))) {
+                 (HAK_FAST_CHECKS && (!hak_block_start_fast(p, b->nmagic, b->nmask) || p == b->head)))) {
         hak_free_slow(p);
         return;
     }

@@ -1,11 +1,14 @@
-/* The warm pool: per heap and class, the slabs that still have free blocks,
- * hottest first.  Refills take from its head.  When it runs dry the heap
- * carves a new slab and, to keep the next misses away, prefills the pool
- * with prefill.budget more (classes up to 8 KiB, whose slabs are one page).
- * Up to warm_pool.capacity completely empty slabs per class stay in the pool
- * instead of going back to their SuperSlab, so a workload that empties and
- * refills one slab does not churn pages; their pages are still purged after
- * the purge delay (hak_slab_retain). */
+/* The warm pool: per heap and class, the slabs that still have free blocks.
+ * Refills take from its head, and a slab that gets blocks back goes to the
+ * head, so the fullest slabs are used first; a slab left a quarter used or
+ * less goes to the tail, so that it drains and its pages go back to the page
+ * pool, where any class and any large block can take them.  When the pool
+ * runs dry the heap carves a new slab and, to keep the next misses away,
+ * prefills the pool with prefill.budget more (fast classes only).  Up to
+ * warm_pool.capacity completely empty slabs per class stay in the pool
+ * instead of going back to the page pool at once, so a workload that
+ * empties and refills one slab does not churn; they go back once empty for
+ * purge.delay_ms (hak_warm_release_idle). */
 #include "heap.h"
 #include "params.h"
 
@@ -14,14 +17,16 @@ void hak_warm_push(heap_t *h, slab_t *s) {
     s->prev = NULL;
     s->next = head;
     if (head) head->prev = s;
+    else h->warm_tail[s->cls] = s;
     h->warm[s->cls] = s;
     s->state = HAK_SLAB_WARM;
 }
 
-static void warm_insert_after(slab_t *at, slab_t *s) {
+static void warm_insert_after(heap_t *h, slab_t *at, slab_t *s) {
     s->prev = at;
     s->next = at->next;
     if (at->next) at->next->prev = s;
+    else h->warm_tail[s->cls] = s;
     at->next = s;
     s->state = HAK_SLAB_WARM;
 }
@@ -30,8 +35,16 @@ void hak_warm_remove(heap_t *h, slab_t *s) {
     if (s->prev) s->prev->next = s->next;
     else h->warm[s->cls] = s->next;
     if (s->next) s->next->prev = s->prev;
+    else h->warm_tail[s->cls] = s->prev;
     s->next = s->prev = NULL;
     s->state = HAK_SLAB_FULL;
+}
+
+void hak_warm_demote(heap_t *h, slab_t *s) {
+    slab_t *last = h->warm_tail[s->cls];
+    if (last == s) return;
+    hak_warm_remove(h, s);
+    warm_insert_after(h, last, s);
 }
 
 slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls) {
@@ -46,14 +59,14 @@ slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls) {
     if (!s) return NULL;
     hak_warm_push(h, s);
     h->warm_empty[cls]++;
-    /* prefill the classes of one-page slabs: a prefilled slab of a large
-     * class would pin up to 1 MiB of a SuperSlab for blocks nobody asked for */
-    uint32_t budget = hak_classes[cls].slab_pages == 1 ? hak_load(&hak_params.prefill_budget) : 0;
+    /* prefill the fast classes only: a prefilled slab of a large class
+     * would hold up to 64 KiB for blocks nobody asked for */
+    uint32_t budget = cls < HAK_NFAST ? hak_load(&hak_params.prefill_budget) : 0;
     uint32_t room = hak_load(&hak_params.warm_capacity);
     for (uint32_t i = 0; i < budget && h->warm_empty[cls] <= room; i++) {
         slab_t *extra = hak_slab_new(h, cls);
         if (!extra) break;
-        warm_insert_after(s, extra);
+        warm_insert_after(h, s, extra);
         h->warm_empty[cls]++;
         hak_bump(&st->warm_prefilled, 1);
     }
@@ -64,25 +77,43 @@ void hak_slab_now_empty(heap_t *h, slab_t *s) {
     unsigned cls = s->cls;
     if (h->warm_empty[cls] < hak_load(&hak_params.warm_capacity)) {
         h->warm_empty[cls]++;
-        hak_slab_retain(s);
+        hak_slab_retain(h, s);
+        h->retained_pending = true;
         return;
     }
     hak_warm_remove(h, s);
     hak_slab_release(h, s);
 }
 
-void hak_warm_trim(heap_t *h) {
-    uint32_t room = hak_load(&hak_params.warm_capacity);
+/* Empties of the lists that keep more than room of them, or kept since
+ * before cutoff, go back to the page pool. */
+static void release_empties(heap_t *h, uint32_t room, uint64_t cutoff) {
+    bool pending = false;
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
-        slab_t *s = h->warm[cls];
-        while (s && h->warm_empty[cls] > room) {
-            slab_t *next = s->next;
-            if (s->used == 0) {
+        for (slab_t *s = h->warm[cls], *next; s && h->warm_empty[cls]; s = next) {
+            next = s->next;
+            if (s->used != 0) continue;
+            if (h->warm_empty[cls] > room || s->since_ms <= cutoff) {
                 h->warm_empty[cls]--;
                 hak_warm_remove(h, s);
                 hak_slab_release(h, s);
+            } else {
+                pending = true;
             }
-            s = next;
         }
     }
+    h->retained_pending = pending;
+}
+
+void hak_warm_trim(heap_t *h) { release_empties(h, hak_load(&hak_params.warm_capacity), 0); }
+
+void hak_warm_release_idle(heap_t *h, uint64_t now, uint64_t delay_ms) {
+    release_empties(h, hak_load(&hak_params.warm_capacity), now >= delay_ms ? now - delay_ms : 0);
+}
+
+void hak_heap_idle_work(heap_t *h) {
+    h->idle_pass = atomic_load_explicit(&hak_purge_passes, memory_order_relaxed);
+    uint64_t now = hak_now_ms(), delay = hak_load(&hak_params.purge_delay_ms);
+    if (h->sparse_pending) hak_heap_purge_sparse(h, now, delay);
+    if (h->retained_pending) hak_warm_release_idle(h, now, delay);
 }

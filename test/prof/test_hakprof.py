@@ -160,6 +160,13 @@ class PrinterTest(unittest.TestCase):
             elif name.startswith("stats.large."):
                 self.assertEqual(d["large"][name[len("stats.large."):]], v, name)
                 checked += 1
+            elif name.startswith("stats.memory."):
+                key = name[len("stats.memory."):]
+                if key == "other":  # the rest of the resident set, which moves between reads
+                    self.assertLess(abs(d["memory"][key] - v), 1 << 20, name)
+                else:
+                    self.assertEqual(d["memory"][key], v, name)
+                checked += 1
             elif name.startswith("stats."):
                 key = name[len("stats."):]
                 if key == "resident":

@@ -30,7 +30,19 @@ START_TEST(size_classes_cover_and_waste) {
         size_t span = (size_t)ci->slab_pages << HAK_PAGE_SHIFT;
         for (size_t off = 0; off < span; off += ci->size)
             ck_assert_uint_eq((off * ci->recip) >> 40, off / ci->size);
-        ck_assert_uint_ge((span - HAK_SS_HDR) / ci->size, 7);
+        ck_assert_uint_le(ci->slab_pages, HAK_SLAB_MAX_PAGES * 2);
+        if (c < HAK_NFAST) {
+            /* a power of two of pages (the fast block-start test), at least 8
+             * blocks, at most 1/16 of the slab slack */
+            ck_assert_uint_eq(ci->slab_pages & (ci->slab_pages - 1), 0);
+            ck_assert_uint_le(ci->slab_pages, HAK_SLAB_MAX_PAGES);
+            ck_assert_uint_ge(span / ci->size, 8);
+            ck_assert_uint_le((span % ci->size) * 16, span);
+        } else {
+            /* one or two blocks, exactly */
+            ck_assert_uint_eq(span % ci->size, 0);
+            ck_assert_uint_le(span / ci->size, 2);
+        }
     }
     for (size_t align = 32; align <= 4096; align <<= 1)
         for (size_t n = 1; n < 20000; n += 37) {
@@ -43,26 +55,26 @@ START_TEST(size_classes_cover_and_waste) {
 END_TEST
 
 /* The free fast path's block-start test agrees with the modulo for every
- * class with one-page slabs and every distance to the page end, 1..65536:
- * blocks end at the page end, so a page start is a block start only for a
- * size that divides the page, never a pointer into the slack before the
- * first block. */
+ * fast class and every distance to the slab end, 1..slab bytes, in every
+ * slab of a 64 KiB stretch: blocks end at the slab end, so a slab start is a
+ * block start only for a size that divides the slab, never a pointer into
+ * the slack before the first block. */
 START_TEST(fast_block_start_test_is_exact) {
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-        uint32_t nmagic = hak_block_nmagic(c);
-        if (hak_classes[c].slab_pages != 1) {
+        uint32_t nmagic = hak_block_nmagic(c), nmask = hak_block_nmask(c);
+        if (c >= HAK_NFAST) {
             ck_assert_uint_eq(nmagic, HAK_NMAGIC_NEVER); /* always the slow path */
             continue;
         }
+        uintptr_t slab = (uintptr_t)hak_classes[c].slab_pages << HAK_PAGE_SHIFT;
         unsigned bad = 0;
-        for (uintptr_t d = 1; d <= 65536; d++) {
-            uintptr_t p = ((uintptr_t)1 << 30) - d; /* d bytes below a page end */
-            bad += hak_block_start_fast((void *)p, nmagic) != (d % hak_classes[c].size == 0);
-        }
+        for (uintptr_t end = ((uintptr_t)1 << 30) + slab; end <= ((uintptr_t)1 << 30) + 65536; end += slab)
+            for (uintptr_t d = 1; d <= slab; d++) /* d bytes below a slab end */
+                bad += hak_block_start_fast((void *)(end - d), nmagic, nmask) != (d % hak_classes[c].size == 0);
         ck_assert_msg(bad == 0, "class c%u: %u distances misjudged", c, bad);
     }
     for (uintptr_t d = 1; d <= 65536; d++)
-        ck_assert(!hak_block_start_fast((void *)(((uintptr_t)1 << 30) - d), HAK_NMAGIC_NEVER));
+        ck_assert(!hak_block_start_fast((void *)(((uintptr_t)1 << 30) - d), HAK_NMAGIC_NEVER, 0xffff0000u));
 }
 END_TEST
 
@@ -71,21 +83,33 @@ START_TEST(pointer_masking_finds_the_slab) {
     for (int i = 0; i < 500; i++) {
         size_t n = 16 + (size_t)i * 200;
         p[i] = hak_malloc(n);
-        ck_assert_uint_eq(hak_seg_kind_of(p[i]), HAK_SEG_SUPERSLAB);
         superslab_t *ss = hak_ss_of(p[i]);
+        ck_assert_ptr_eq(hak_ss_lookup(p[i]), ss); /* the chunk map agrees with the mask */
         ck_assert_uint_eq(ss->magic, HAK_SS_MAGIC);
-        unsigned cls = ss->page_class[hak_page_of(p[i])];
-        ck_assert_uint_eq(cls, hak_size_class(n + (HAK_DEBUG ? 16 : 0))); /* debug: canary room */
-        slab_t *s = hak_slab_of(ss, p[i]);
+        ck_assert_uint_eq(ss->kind, HAK_SS_BASE);
+        slab_t *s = hak_slab_of(p[i]);
+        ck_assert_ptr_eq(hak_run_lookup(p[i]), s);
+        ck_assert_ptr_eq(hak_run_lookup((char *)p[i] + n - 1), s);
+        unsigned cls = hak_size_class(n + (HAK_DEBUG ? 16 : 0)); /* debug: canary room */
         ck_assert_uint_eq(s->cls, cls);
-        ck_assert(hak_slab_is_block_start(ss, s, p[i]));
-        ck_assert(!hak_slab_is_block_start(ss, s, (char *)p[i] + 8));
-        ck_assert_ptr_eq(ss->owner, hak_tls.heap);
+        ck_assert(hak_run_is_slab(s));
+        ck_assert(hak_slab_is_block_start(s, p[i]));
+        ck_assert(!hak_slab_is_block_start(s, (char *)p[i] + 8));
+        ck_assert_ptr_eq(s->owner, hak_tls.heap);
+        /* the page map gives free's fast path the class's bin */
+        ck_assert_uint_eq(hak_pagemap_get(p[i]), (cls + 1) * sizeof(hak_bin_t));
     }
     void *big = hak_malloc(1 << 20);
-    ck_assert_uint_eq(hak_seg_kind_of(big), HAK_SEG_LARGE);
+    slab_t *r = hak_run_lookup(big);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->state, HAK_RUN_LARGE);
+    ck_assert_ptr_eq(hak_run_start(r), big);
+    ck_assert_ptr_eq(hak_run_lookup((char *)big + (1 << 20) - 1), r);
+    ck_assert_uint_eq(hak_pagemap_get(big), 0); /* free takes the slow path */
     int local;
-    ck_assert_uint_eq(hak_seg_kind_of(&local), HAK_SEG_NONE);
+    ck_assert_ptr_null(hak_run_lookup(&local));
+    ck_assert_ptr_null(hak_ss_lookup(&local));
+    ck_assert_uint_eq(hak_pagemap_get(&local), 0);
     hak_free(big);
     for (int i = 0; i < 500; i++) hak_free(p[i]);
 }
@@ -219,21 +243,21 @@ START_TEST(live_capacity_change_reaches_thread) {
 #if HAK_DEBUG
     /* debug builds check every free in full: the thread caches stay off */
     for (int i = 0; i < 50; i++) hak_free(hak_malloc(100));
-    ck_assert_uint_eq(hak_bin(&hak_tls, cls)->cap, 0);
-    ck_assert_uint_eq(hak_bin_count(hak_bin(&hak_tls, cls)), 0);
+    ck_assert_uint_eq(hak_tls.cap[cls], 0);
+    ck_assert_uint_eq(hak_bin_count(&hak_tls, cls), 0);
     return;
 #endif
     void *v[300];
     for (int i = 0; i < 300; i++) v[i] = hak_malloc(100);
     for (int i = 0; i < 300; i++) hak_free(v[i]);
-    ck_assert_uint_gt(hak_bin_count(hak_bin(&hak_tls, cls)), 16);
+    ck_assert_uint_gt(hak_bin_count(&hak_tls, cls), 16);
     hak_store(&hak_params.class_capacity[cls], 8);
     hak_params_changed();
     hak_store(&hak_params.refill_count, 4);
     hak_free(hak_malloc(5000)); /* any refill applies the change */
     void *a = hak_malloc(5000), *b = hak_malloc(9000);
-    ck_assert_uint_le(hak_bin_count(hak_bin(&hak_tls, cls)), 8);
-    ck_assert_uint_eq(hak_bin(&hak_tls, cls)->cap, 8);
+    ck_assert_uint_le(hak_bin_count(&hak_tls, cls), 8);
+    ck_assert_uint_eq(hak_tls.cap[cls], 8);
     hak_free(a);
     hak_free(b);
 }

@@ -144,7 +144,7 @@ START_TEST(test_geometry) {
     ck_assert_uint_eq(read_u("class.nclasses"), 48);
     ck_assert_uint_eq(read_u("small.max_size"), 131072);
     ck_assert_uint_eq(read_u("superslab.size"), 2u << 20);
-    ck_assert_uint_eq(read_u("slab.page_size"), 65536);
+    ck_assert_uint_eq(read_u("slab.page_size"), 4096);
     ck_assert_uint_eq(read_u("tiny.c0.size"), 16);
     ck_assert_uint_eq(read_u("tiny.c19.size"), 1024);
     ck_assert_uint_eq(read_u("class.c47.size"), 131072);
@@ -170,6 +170,7 @@ static const struct tunable {
     {"prefill.budget", 0, 16, true},
     {"warm_pool.capacity", 0, 256, true},
     {"purge.delay_ms", 0, 3600000, true},
+    {"purge.decay_ms", 0, 3600000, true},
     {"purge.sparse_slabs", 0, 1, true},
     {"large.cache_max", 0, (uint64_t)1 << 40, true},
     {"limit.mapped", 0, (uint64_t)1 << 48, true},
@@ -511,7 +512,7 @@ START_TEST(test_list) {
     ck_assert_uint_eq(s.n, 23);
     memset(&s, 0, sizeof s);
     ck_assert_int_eq(hakctl_list("purge", count_cb, &s), 0);
-    ck_assert_uint_eq(s.n, 3); /* purge.delay_ms, purge.sparse_slabs, purge */
+    ck_assert_uint_eq(s.n, 4); /* purge.delay_ms, purge.decay_ms, purge.sparse_slabs, purge */
     memset(&s, 0, sizeof s);
     ck_assert_int_eq(hakctl_list("tin", count_cb, &s), ENOENT);
     ck_assert_int_eq(hakctl_list("nothing.here", count_cb, &s), ENOENT);

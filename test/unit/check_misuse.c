@@ -59,11 +59,11 @@ static void free_mmap_page(void) {
     void *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     hak_free((char *)p + 4096);
 }
-/* 80 bytes: class c4 (80 B; 96 B in debug builds), which does not divide a
- * 64 KiB page; blocks end at the page end, so the page start is slack */
+/* 80 bytes: class c4 (80 B; 96 B in debug builds), which does not divide
+ * its 16 KiB slab; blocks end at the slab end, so the slab start is slack */
 static void free_page_slack(void) {
     char *p = hak_malloc(80);
-    hak_free((void *)((uintptr_t)p & ~(uintptr_t)0xffff));
+    hak_free((void *)((uintptr_t)p & ~(uintptr_t)0x3fff));
 }
 static void double_free_small(void) { void *p = hak_malloc(40); hak_free(p); hak_free(p); }
 static void double_free_large(void) { void *p = hak_malloc(3 << 20); hak_free(p); hak_free(p); }
@@ -82,11 +82,14 @@ static void double_free_after_flush(void) {
 }
 static void double_free_after_others(void) {
     enable_checks();
-    void *p = hak_malloc(64), *q = hak_malloc(64), *r = hak_malloc(64);
+    /* keep is live, so the slab stays in use and the second free finds p
+     * free in it (an empty slab goes back to the page pool) */
+    void *p = hak_malloc(64), *q = hak_malloc(64), *r = hak_malloc(64), *keep = hak_malloc(64);
     hak_free(p);
     hak_free(q);
     hak_free(r);
     hak_free(p);
+    hak_free(keep);
 }
 static void double_free_after_sparse_purge(void) {
     /* the freed block's page went back to the OS with the block off the
@@ -97,7 +100,12 @@ static void double_free_after_sparse_purge(void) {
     for (int i = 0; i < N; i++) v[i] = hak_malloc(1024);
     for (int i = 1; i < N; i++) hak_free(v[i]); /* v[0] keeps the first slab in use */
     hakctl("purge", NULL, NULL, NULL, 0);
-    hak_free(v[32]); /* in the first slab, on a page with no live block */
+    /* a block of v[0]'s slab (1040 bytes with the canary: class c20, 32 KiB
+     * slabs), two pages or more past v[0]'s: its page held no live block */
+    int i = N - 1;
+    while (i > 1 && ((uintptr_t)v[i] >> 15 != (uintptr_t)v[0] >> 15 || ((uintptr_t)v[i] >> 12) < ((uintptr_t)v[0] >> 12) + 2))
+        i--;
+    hak_free(v[i]);
 }
 /* A write into a freed block (use after free) hits its encoded free-list
  * link; the refill that reads it reports the corruption. */
@@ -124,11 +132,13 @@ static void use_after_free_write_cached(void) {
 static void *free_it(void *p) { hak_free(p); return NULL; }
 static void double_free_other_thread(void) {
     enable_checks();
-    void *p = hak_malloc(48);
+    /* keep holds the slab in use: an empty one goes back to the page pool */
+    void *keep = hak_malloc(48), *p = hak_malloc(48);
     hak_free(p);
     pthread_t t;
     pthread_create(&t, NULL, free_it, p); /* the second free, elsewhere */
     pthread_join(t, NULL);
+    hak_free(keep);
 }
 static void overflow_past_end(void) {
     enable_checks();

@@ -1,0 +1,51 @@
+/* Slabs: a run of pages from the page pool serving one size class for one
+ * heap.  A slab of a fast class is a power of two of pages aligned to its
+ * size, its blocks laid out to end at its end (tcache.h's block-start test);
+ * its pages are in the page map with its class's bin, so that free's fast
+ * path finds the bin in one load. */
+#include "heap.h"
+#include "page_pool.h"
+#include "stats.h"
+
+static uint16_t bin_offset(unsigned cls) {
+    return cls == HAK_CLASS_NONE ? 0 : (uint16_t)((cls + 1) * sizeof(hak_bin_t));
+}
+
+slab_t *hak_slab_new(heap_t *h, unsigned cls) {
+    size_t n = hak_classes[cls].slab_pages;
+    slab_t *s = hak_pages_alloc(n, cls < HAK_NFAST ? n : 1, HAK_POOL_SLAB, HAK_SLAB_FULL);
+    if (!s) return NULL;
+    s->cls = (uint8_t)cls;
+    s->owner = h;
+    s->capacity = (uint16_t)((n << HAK_PAGE_SHIFT) / hak_classes[cls].size);
+    s->bump = hak_slab_start(s);
+    s->sparse = HAK_SPARSE_NO;
+    /* FULL (not in the warm pool) until pushed */
+    hak_pagemap_set(hak_run_start(s), n, bin_offset(cls));
+    hak_bump(&h->stats[cls].slabs, 1);
+    return s;
+}
+
+void hak_slab_release(heap_t *h, slab_t *s) {
+    hak_bump(&h->stats[s->cls].slabs, (uint64_t)-1);
+    hak_slab_forget_carved(h, s);
+    /* a stale free of one of its blocks now goes to the slow path, which
+     * finds the pages free */
+    hak_pagemap_set(hak_run_start(s), s->npages, 0);
+    hak_pages_free(s, s->state);
+}
+
+void hak_slab_retain(heap_t *h, slab_t *s) {
+    /* every block is back: forget the free list, carve afresh next time */
+    hak_slab_forget_carved(h, s);
+    s->free = NULL;
+    s->bump = hak_slab_start(s);
+    s->sparse = HAK_SPARSE_NO;
+    s->purged = 0;
+    s->since_ms = hak_now_ms();
+}
+
+void hak_slab_forget_carved(heap_t *h, slab_t *s) {
+    uint64_t carved = (uint64_t)(s->bump - hak_slab_start(s)) / hak_classes[s->cls].size;
+    hak_bump(&h->stats[s->cls].carved, (uint64_t)0 - carved);
+}

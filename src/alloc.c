@@ -53,14 +53,11 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
     return p;
 }
 
-/* The run holding p; anything that is not a run in use is reported on
- * behalf of caller.  Slow paths only. */
-static slab_t *run_checked(void *p, const char *caller) {
+/* The slab holding p, or NULL if p is not in a slab (then it is a large
+ * block, or nothing of ours: large.c tells). */
+static slab_t *slab_lookup(const void *p) {
     slab_t *r = hak_run_lookup(p);
-    if (r && (hak_run_is_slab(r) || r->state == HAK_RUN_LARGE)) return r;
-    if (!hak_ss_lookup(p)) hak_fatal("%s(): invalid pointer %p (not allocated by hakmem)", caller, p);
-    if (hak_large_recently_freed(p)) hak_fatal("%s(): double free of large block %p", caller, p);
-    hak_fatal("%s(): invalid pointer %p (in free pages: never allocated, or already freed)", caller, p);
+    return r && hak_run_is_slab(r) ? r : NULL;
 }
 
 /* Checks that p is the start of a block of slab s and returns its class. */
@@ -168,8 +165,19 @@ static void small_free(void *p, unsigned cls) {
     if (count > hak_tls.cap[cls]) overflow(b, cls, count);
 }
 
-void *hak_malloc_slow(size_t size) {
-    hak_global_init();
+/* The OS refused memory: give back everything held but unused (this
+ * thread's cache, other threads' at their next refill, exited threads'
+ * stashes, kept empty slabs, free pages and chunks, whose address space is
+ * what an RLIMIT_AS counts) before the caller tries once more.  Not for
+ * requests no address space could hold. */
+#define RECLAIM_MAX ((size_t)1 << 44)
+static HAK_COLD void reclaim(void) {
+    int saved = errno;
+    hak_purge_now();
+    errno = saved;
+}
+
+static void *malloc_once(size_t size) {
     void *p;
     if (unlikely(hak_checks_on()) && size <= HAK_SMALL_MAX - HAK_CANARY_ROOM) {
         if (size == 0) size = 1; /* a usable byte, as glibc gives */
@@ -181,15 +189,22 @@ void *hak_malloc_slow(size_t size) {
     } else {
         p = hak_large_alloc(size, 0, false);
     }
+    return p;
+}
+
+void *hak_malloc_slow(size_t size) {
+    hak_global_init();
+    void *p = malloc_once(size);
+    if (unlikely(!p) && size <= RECLAIM_MAX) reclaim(), p = malloc_once(size);
     hak_purge_poll();
     return p;
 }
 
 void hak_free_slow(void *p) {
     if (!p) return;
-    slab_t *r = run_checked(p, "free");
-    if (hak_run_is_slab(r)) small_free(p, block_checked(r, p, "free"));
-    else hak_large_free(p, r);
+    slab_t *s = slab_lookup(p);
+    if (s) small_free(p, block_checked(s, p, "free"));
+    else hak_large_free(p);
     hak_purge_poll();
 }
 
@@ -199,9 +214,9 @@ HAK_EXPORT void *hak_malloc(size_t size) { return hak_malloc_fast(size); }
 HAK_EXPORT void hak_free(void *p) { hak_free_fast(p); }
 
 static size_t usable_size(void *p, const char *caller) {
-    slab_t *r = run_checked(p, caller);
-    if (!hak_run_is_slab(r)) return hak_large_usable(p, r, caller);
-    unsigned cls = block_checked(r, p, caller);
+    slab_t *s = slab_lookup(p);
+    if (!s) return hak_large_usable(p, caller);
+    unsigned cls = block_checked(s, p, caller);
     size_t asked = hak_checks_on() ? canary_size(p, cls) : SIZE_MAX;
     return asked != SIZE_MAX ? asked : hak_classes[cls].size; /* the canary is not usable */
 }
@@ -215,7 +230,9 @@ HAK_EXPORT void *hak_calloc(size_t n, size_t size) {
     if (__builtin_mul_overflow(n, size, &total)) { errno = ENOMEM; return NULL; }
     if (total > HAK_SMALL_MAX) {
         hak_global_init();
-        return hak_large_alloc(total, 0, true); /* fresh mappings are already zero */
+        void *p = hak_large_alloc(total, 0, true); /* fresh mappings are already zero */
+        if (unlikely(!p) && total <= RECLAIM_MAX) reclaim(), p = hak_large_alloc(total, 0, true);
+        return p;
     }
     void *p = hak_malloc_fast(total);
     if (p) memset(p, 0, total);
@@ -225,10 +242,10 @@ HAK_EXPORT void *hak_calloc(size_t n, size_t size) {
 HAK_EXPORT void *hak_realloc(void *p, size_t size) {
     if (!p) return hak_malloc(size);
     if (size == 0) { hak_free(p); return NULL; } /* as glibc does */
-    slab_t *r = run_checked(p, "realloc");
+    slab_t *s = slab_lookup(p);
     size_t old;
-    if (hak_run_is_slab(r)) {
-        unsigned cls = block_checked(r, p, "realloc");
+    if (s) {
+        unsigned cls = block_checked(s, p, "realloc");
         old = hak_classes[cls].size;
         /* stay put while the block fits and is not mostly wasted (with
          * debug checks, always move: the canary follows the new size) */
@@ -239,9 +256,9 @@ HAK_EXPORT void *hak_realloc(void *p, size_t size) {
             if (asked != SIZE_MAX) old = asked;
         }
     } else {
-        void *q = hak_large_realloc(p, r, size);
+        void *q = hak_large_realloc(p, size);
         if (q) return q;
-        old = hak_large_usable(p, r, "realloc");
+        old = hak_large_usable(p, "realloc");
     }
     void *q = hak_malloc(size);
     if (!q) return NULL; /* p stays valid */
@@ -256,18 +273,20 @@ HAK_EXPORT void *hak_reallocarray(void *p, size_t n, size_t size) {
     return hak_realloc(p, total);
 }
 
+static void *aligned_once(size_t align, size_t size) {
+    if (align <= 4096 && size <= HAK_SMALL_MAX) {
+        unsigned cls = hak_size_class_aligned(size, align);
+        if (cls != HAK_CLASS_NONE) return small_alloc(cls);
+    }
+    return hak_large_alloc(size, align, false);
+}
+
 static void *aligned(size_t align, size_t size) {
     if (align <= 16) return hak_malloc(size);
     if (size > PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
     hak_global_init();
-    void *p = NULL;
-    if (align <= 4096 && size <= HAK_SMALL_MAX) {
-        unsigned cls = hak_size_class_aligned(size, align);
-        if (cls != HAK_CLASS_NONE) p = small_alloc(cls);
-        else p = hak_large_alloc(size, align, false);
-    } else {
-        p = hak_large_alloc(size, align, false);
-    }
+    void *p = aligned_once(align, size);
+    if (unlikely(!p) && size <= RECLAIM_MAX) reclaim(), p = aligned_once(align, size);
     hak_purge_poll();
     return p;
 }

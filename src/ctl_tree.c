@@ -6,6 +6,7 @@
 #include "ctl.h"
 #include "params.h"
 #include "stats.h"
+#include "pagemap.h"
 #include "superslab.h"
 
 /* Row builders.  Ranges are given twice, as numbers (checked on writes) and
@@ -34,6 +35,9 @@
 /* ---- get/set functions (called with the ctl lock held) ------------------ */
 static void get_version(unsigned i, hak_ctl_val_t *v) { v->s = HAKMEM_VERSION; }
 static void get_class_size(unsigned i, hak_ctl_val_t *v) { v->u = hak_classes[i].size; }
+static void get_pagemap_active(unsigned i, hak_ctl_val_t *v) {
+    v->u = __atomic_load_n(&hak_pagemap_nroots, __ATOMIC_ACQUIRE) != 0;
+}
 static void get_capacity(unsigned i, hak_ctl_val_t *v) { v->u = hak_class_capacity(i); }
 static int set_capacity(unsigned i, const hak_ctl_val_t *v) {
     hak_store(&hak_params.class_capacity[i], (uint32_t)v->u);
@@ -142,6 +146,8 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
     PARAM("superslab.prefault", B, prefault, 0, 1, "true/false", "false",
           "populate the pages of new SuperSlabs when mapping them"),
     CONST_("slab.page_size", SZ, HAK_PAGE_SIZE, "bytes in a slab page"),
+    FUNC_RO("pagemap.active", B, 0, get_pagemap_active, "",
+            "the page map is set up: free's fast path is on (false only if its address space was refused)"),
 
     /* tunables */
     PARAM("tcache.capacity", U32, tcache_capacity, 0, HAK_CAPACITY_MAX, "0..4096", "256",
@@ -170,7 +176,7 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
     PARAM("background_thread", B, background_thread, 0, 1, "true/false", "true",
           "purge from a background thread of hakmem's"),
     PARAM("large.cache_max", SZ, large_cache_max, 0, (uint64_t)1 << 40, "0..2^40", "512M",
-          "most bytes of freed large blocks' pages kept resident for reuse (within purge.decay_ms)"),
+          "most bytes of free chunks (freed huge blocks and SuperSlabs) kept mapped for reuse (within purge.decay_ms)"),
     PARAM("limit.mapped", SZ, mapped_limit, 0, (uint64_t)1 << 48, "0..2^48", "0",
           "most bytes hakmem maps; 0 = no limit"),
     FUNC_RW("debug.checks", B, 0, 0, 1, get_checks, set_checks, "true/false", "config.debug",
@@ -201,11 +207,12 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
     GLOBAL_STAT("stats.allocated", allocated, "bytes in live blocks (class size) and large blocks"),
     GLOBAL_STAT("stats.active", active, "bytes in pages of slabs in use and live large mappings"),
     GLOBAL_STAT("stats.resident", resident, "resident bytes of the process (from the OS)"),
-    GLOBAL_STAT("stats.mapped", mapped, "bytes mapped by hakmem"),
+    GLOBAL_STAT("stats.mapped", mapped, "bytes mapped read-write by hakmem (what strict overcommit charges)"),
+    GLOBAL_STAT("stats.reserved", reserved, "address space held beyond stats.mapped: the page map's read-only reservations"),
     GLOBAL_STAT("stats.metadata", metadata, "bytes of headers and heap structures"),
-    GLOBAL_STAT("stats.superslabs", superslabs, "base SuperSlabs (2 MiB) mapped"),
-    GLOBAL_STAT("stats.superslabs_pooled", superslabs_pooled, "SuperSlabs with no page in use (the shared pool)"),
-    GLOBAL_STAT("stats.spans", spans, "SuperSlabs of several 2 MiB chunks, mapped for large blocks"),
+    GLOBAL_STAT("stats.superslabs", superslabs, "SuperSlabs (2 MiB) whose pages are in the page pool"),
+    GLOBAL_STAT("stats.superslabs_pooled", superslabs_pooled,
+                "free 2 MiB chunks in the shared pool (the chunk heap), for SuperSlabs and huge blocks"),
     GLOBAL_STAT("stats.heaps", heaps, "heaps (one per thread, reused after it exits)"),
     GLOBAL_STAT("stats.heaps_abandoned", heaps_abandoned, "heaps of exited threads not yet adopted"),
     GLOBAL_STAT("stats.purged", purged_bytes, "bytes returned to the OS by purges so far"),
@@ -213,8 +220,9 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
     GLOBAL_STAT("stats.memory.thread_caches", mem_thread_caches, "bytes of free blocks held in thread caches"),
     GLOBAL_STAT("stats.memory.slab_free", mem_slab_free,
                 "free bytes inside slabs: partly used ones (fragmentation) and empty ones warm pools keep"),
-    GLOBAL_STAT("stats.memory.dirty", mem_dirty, "free pages of base SuperSlabs not yet returned to the OS"),
-    GLOBAL_STAT("stats.memory.large_cache", mem_large_cache, "free pages of freed large blocks not yet returned to the OS"),
+    GLOBAL_STAT("stats.memory.dirty", mem_dirty, "free pages of SuperSlabs not yet returned to the OS"),
+    GLOBAL_STAT("stats.memory.large_cache", mem_large_cache,
+                "free 2 MiB chunks (freed huge blocks and SuperSlabs) not yet returned to the OS"),
     GLOBAL_STAT("stats.memory.metadata", mem_metadata, "resident metadata: SuperSlab headers, descriptors, heaps, page map"),
     GLOBAL_STAT("stats.memory.other", mem_other,
                 "the rest of stats.resident: the program's own mappings, stacks and code (the parts add up to it)"),
@@ -222,8 +230,8 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
     GLOBAL_STAT("stats.large.frees", large_frees, "large blocks freed"),
     GLOBAL_STAT("stats.large.active", large_active, "large blocks live now"),
     GLOBAL_STAT("stats.large.active_bytes", large_active_bytes, "bytes of live large blocks"),
-    GLOBAL_STAT("stats.large.cached", large_cached, "free runs of spans with pages kept resident for reuse"),
-    GLOBAL_STAT("stats.large.cached_bytes", large_cached_bytes, "bytes of freed large blocks' pages kept resident"),
+    GLOBAL_STAT("stats.large.cached", large_cached, "free runs of chunks kept mapped for reuse (may be resident)"),
+    GLOBAL_STAT("stats.large.cached_bytes", large_cached_bytes, "bytes of those runs"),
     CLASS_STAT(allocs, "mallocs served by class N"),
     CLASS_STAT(frees, "frees of class N blocks"),
     CLASS_STAT(cache_hits, "mallocs of class N served from a thread cache"),

@@ -2,6 +2,7 @@
 #include "ctl.h"
 #include "heap.h"
 #include "init.h"
+#include "chunk.h"
 #include "page_pool.h"
 #include "os.h"
 #include "pagemap.h"
@@ -36,6 +37,7 @@ static void fork_prepare(void) {
     hak_purge_fork_prepare();
     hak_heaps_fork_prepare();
     hak_page_pool_fork_prepare();
+    hak_chunk_fork_prepare();
     hak_os_fork_prepare();
     hak_pagemap_fork_prepare();
 }
@@ -43,6 +45,7 @@ static void fork_prepare(void) {
 static void fork_parent(void) {
     hak_pagemap_fork_parent();
     hak_os_fork_parent();
+    hak_chunk_fork_parent();
     hak_page_pool_fork_parent();
     hak_heaps_fork_parent();
     hak_purge_fork_parent();
@@ -52,6 +55,7 @@ static void fork_parent(void) {
 static void fork_child(void) {
     hak_pagemap_fork_child();
     hak_os_fork_child();
+    hak_chunk_fork_child();
     hak_page_pool_fork_child();
     hak_heaps_fork_child();
     hak_purge_fork_child();

@@ -1,12 +1,12 @@
-/* Large blocks: each is a run of whole pages from the page pool, aligned as
- * asked, with no header in the block (its descriptor says what it is).  A
- * freed block's pages go back to the pool at once, where they coalesce with
- * their free neighbours and serve any block or slab; up to large.cache_max
- * bytes of them, and whatever decay allows, stay resident meanwhile, so
+/* Large blocks (large.h).  A freed block's pages go back at once to the
+ * page pool or the chunk heap, where they coalesce with their free
+ * neighbours and serve any later block (and slab); decay and
+ * large.cache_max decide how long they stay resident meanwhile, so that
  * replacing large blocks reuses resident pages instead of faulting fresh
- * ones.  A block taken from a larger free run leaves the rest of the run in
- * the pool, so it never keeps resident pages beyond its own.  realloc grows
- * and shrinks a block in place where its neighbours allow. */
+ * ones.  A block taken from a larger free run leaves the rest of the run
+ * free, so it never holds resident pages far beyond its own.  realloc grows
+ * and shrinks a block in place where its neighbours allow, and moves a huge
+ * block's pages with mremap rather than copying them. */
 #define _GNU_SOURCE
 #include "large.h"
 #include "os.h"
@@ -14,99 +14,202 @@
 #include "tcache.h"
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
-/* Blocks of more than half a base SuperSlab look in spans first, so that
- * base SuperSlabs keep their room for slabs. */
-#define HUGE_PAGES (HAK_SS_PAGES / 2)
+#define MEDIUM_PAGES (HAK_MEDIUM_MAX >> HAK_PAGE_SHIFT)
 
 static _Atomic uint64_t n_allocs, n_frees, active_bytes;
 
-/* The starts of the blocks freed last: a block's descriptor may be merged
- * into its free neighbours' at once, so this is how a second free of it is
- * told from a free of pages never allocated.  Lock-free and approximate:
- * only the message depends on it. */
+/* The starts of the blocks freed last: a block's descriptor may merge into
+ * its free neighbours' at once, so this is how a second free of it is told
+ * from a free of memory never allocated.  Lock-free and approximate: only
+ * the message depends on it. */
 #define RECENT 64
 static _Atomic uintptr_t recent[RECENT];
 static _Atomic unsigned recent_next;
 
-bool hak_large_recently_freed(const void *p) {
+static void note_freed(const void *p) {
+    unsigned i = atomic_fetch_add_explicit(&recent_next, 1, memory_order_relaxed) % RECENT;
+    atomic_store_explicit(&recent[i], (uintptr_t)p, memory_order_relaxed);
+}
+static bool recently_freed(const void *p) {
     for (unsigned i = 0; i < RECENT; i++)
         if (atomic_load_explicit(&recent[i], memory_order_relaxed) == (uintptr_t)p) return true;
     return false;
 }
 
-static size_t run_bytes(const slab_t *r) { return (size_t)r->npages << HAK_PAGE_SHIFT; }
+static size_t pages_bytes(size_t size) { return hak_align_up(size ? size : 1, HAK_PAGE_SIZE); }
 
-void *hak_large_alloc(size_t size, size_t align, bool zero) {
-    if (size > PTRDIFF_MAX - HAK_SS_SIZE || align > ((size_t)1 << 40)) { errno = ENOMEM; return NULL; }
-    size_t npages = hak_align_up(size ? size : 1, HAK_PAGE_SIZE) >> HAK_PAGE_SHIFT;
-    size_t apages = align > HAK_PAGE_SIZE ? align >> HAK_PAGE_SHIFT : 1;
-    slab_t *r = hak_pages_alloc(npages, apages, npages > HUGE_PAGES ? HAK_POOL_HUGE : HAK_POOL_BLOCK,
-                                HAK_RUN_LARGE);
-    if (!r) { errno = ENOMEM; return NULL; }
-    r->size = size;
-    char *p = hak_run_start(r);
-    if (zero && !r->zeroed) memset(p, 0, size); /* fresh or purged pages read as zero */
+static void count_alloc(size_t bytes) {
     atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&active_bytes, run_bytes(r), memory_order_relaxed);
-    hak_tls.large_allocated += run_bytes(r);
-    return p;
+    atomic_fetch_add_explicit(&active_bytes, bytes, memory_order_relaxed);
+    hak_tls.large_allocated += bytes;
 }
-
-static void check_start(void *p, const slab_t *r, const char *caller) {
-    if (p != hak_run_start(r))
-        hak_fatal("%s(): invalid pointer %p (inside a large block of %zu bytes at %p, not its start)",
-                  caller, p, r->size, (void *)hak_run_start(r));
-}
-
-void hak_large_free(void *p, slab_t *r) {
-    check_start(p, r, "free");
-    size_t bytes = run_bytes(r);
-    if (!hak_pages_free(r, HAK_RUN_LARGE))
-        hak_fatal("free(): double free of large block %p", p);
-    unsigned i = atomic_fetch_add_explicit(&recent_next, 1, memory_order_relaxed) % RECENT;
-    atomic_store_explicit(&recent[i], (uintptr_t)p, memory_order_relaxed);
+static void count_free(size_t bytes) {
     atomic_fetch_add_explicit(&n_frees, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&active_bytes, bytes, memory_order_relaxed);
     hak_tls.large_freed += bytes;
 }
-
-size_t hak_large_usable(void *p, slab_t *r, const char *caller) {
-    check_start(p, r, caller);
-    return run_bytes(r);
+static void count_resize(size_t from, size_t to) {
+    if (to > from) {
+        atomic_fetch_add_explicit(&active_bytes, to - from, memory_order_relaxed);
+        hak_tls.large_allocated += to - from;
+    } else {
+        atomic_fetch_sub_explicit(&active_bytes, from - to, memory_order_relaxed);
+        hak_tls.large_freed += from - to;
+    }
 }
 
-void *hak_large_realloc(void *p, slab_t *r, size_t size) {
-    check_start(p, r, "realloc");
-    size_t usable = run_bytes(r);
-    if (size <= usable && size >= usable / 2) {
-        r->size = size;
-        return p;
-    }
-    if (size <= HAK_SMALL_MAX || size > PTRDIFF_MAX - HAK_SS_SIZE) return NULL;
-    size_t need = hak_align_up(size, HAK_PAGE_SIZE) >> HAK_PAGE_SHIFT;
-    if (need < r->npages) {
-        hak_pages_shrink(r, need);
-    } else if (!hak_pages_grow(r, need)) {
+/* ---- huge blocks: runs of chunks ------------------------------------------ */
+/* Chunks for size bytes at offset into the run. */
+static size_t chunks_for(size_t offset, size_t size) {
+    return (offset + pages_bytes(size) + HAK_CHUNK_SIZE - 1) >> HAK_CHUNK_SHIFT;
+}
+
+static void *huge_alloc(size_t size, size_t align, bool zero) {
+    /* the header is the run's first page; a block aligned beyond a chunk
+     * needs room to reach the alignment */
+    size_t slack = align > HAK_CHUNK_SIZE ? align : 0;
+    size_t offset = align > HAK_PAGE_SIZE && align <= HAK_CHUNK_SIZE ? align : HAK_PAGE_SIZE;
+    if (align == HAK_CHUNK_SIZE) offset = HAK_CHUNK_SIZE;
+    hak_chunk_t *c = hak_chunks_alloc(chunks_for(offset + slack, size), HAK_CHUNK_HUGE);
+    if (!c) { errno = ENOMEM; return NULL; }
+    char *user = (char *)hak_align_up((uintptr_t)c + offset, align > HAK_PAGE_SIZE ? align : HAK_PAGE_SIZE);
+    c->user = user;
+    c->size = size;
+    if (zero && c->dirty) memset(user, 0, size); /* fresh or purged chunks read as zero */
+    count_alloc(pages_bytes(size));
+    return user;
+}
+
+/* The huge block p is the start of, or a report for caller. */
+static hak_chunk_t *huge_checked(void *p, hak_chunk_t *c, const char *caller) {
+    if (c->magic != HAK_CHUNK_MAGIC || c->user != p)
+        hak_fatal("%s(): invalid pointer %p (inside a large block of %zu bytes at %p, not its start)",
+                  caller, p, c->size, (void *)c->user);
+    return c;
+}
+
+/* Moves a huge block's pages into a run of n chunks elsewhere, by mremap;
+ * NULL if the address space for it was refused. */
+static hak_chunk_t *huge_move(hak_chunk_t *c, size_t n) {
+    size_t old_n = c->nchunks, offset = (size_t)(c->user - (char *)c);
+    void *target = hak_os_reserve(n << HAK_CHUNK_SHIFT, HAK_CHUNK_SIZE);
+    if (!target) return NULL;
+    if (!hak_chunkmap_cover(target, n << HAK_CHUNK_SHIFT)) {
+        munmap(target, n << HAK_CHUNK_SHIFT);
         return NULL;
     }
-    size_t now = run_bytes(r);
-    if (now > usable) {
-        atomic_fetch_add_explicit(&active_bytes, now - usable, memory_order_relaxed);
-        hak_tls.large_allocated += now - usable;
-    } else {
-        atomic_fetch_sub_explicit(&active_bytes, usable - now, memory_order_relaxed);
-        hak_tls.large_freed += usable - now;
+    hak_chunks_forget(c); /* nobody may look into the old chunks while they go */
+    void *r = mremap(c, old_n << HAK_CHUNK_SHIFT, n << HAK_CHUNK_SHIFT, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+    if (r == MAP_FAILED) {
+        munmap(target, n << HAK_CHUNK_SHIFT);
+        hak_chunks_moved(c, old_n);
+        return NULL;
     }
+    hak_chunk_t *m = r;
+    m->nchunks = n;
+    m->user = (char *)m + offset;
+    atomic_fetch_add_explicit(&hak_os_mapped, (n - old_n) << HAK_CHUNK_SHIFT, memory_order_relaxed);
+    hak_chunks_moved(m, old_n);
+    return m;
+}
+
+static void *huge_realloc(hak_chunk_t *c, size_t size) {
+    size_t offset = (size_t)(c->user - (char *)c), old = pages_bytes(c->size);
+    size_t n = chunks_for(offset, size);
+    if (n < c->nchunks) {
+        hak_chunks_shrink(c, n);
+    } else if (n > c->nchunks && !hak_chunks_grow(c, n)) {
+        if (offset != HAK_PAGE_SIZE || !(c = huge_move(c, n))) return NULL; /* aligned: copy */
+    }
+    c->size = size;
+    count_resize(old, pages_bytes(size));
+    return c->user;
+}
+
+/* ---- the API ------------------------------------------------------------------ */
+void *hak_large_alloc(size_t size, size_t align, bool zero) {
+    if (size > PTRDIFF_MAX - 2 * HAK_CHUNK_SIZE || align > ((size_t)1 << 40)) { errno = ENOMEM; return NULL; }
+    size_t npages = pages_bytes(size) >> HAK_PAGE_SHIFT;
+    size_t apages = align > HAK_PAGE_SIZE ? align >> HAK_PAGE_SHIFT : 1;
+    if (npages > MEDIUM_PAGES || apages > MEDIUM_PAGES) return huge_alloc(size, align, zero);
+    slab_t *r = hak_pages_alloc(npages, apages, HAK_RUN_LARGE);
+    if (!r) { errno = ENOMEM; return NULL; }
     r->size = size;
+    char *p = hak_run_start(r);
+    if (zero && !r->zeroed) memset(p, 0, size); /* fresh or purged pages read as zero */
+    count_alloc(pages_bytes(size));
+    return p;
+}
+
+/* What p is: a page run in use (medium), a huge block's chunk run, or a
+ * report on behalf of caller. */
+static slab_t *classify(void *p, hak_chunk_t **huge, const char *caller) {
+    hak_chunk_t *c = hak_chunk_lookup(p);
+    *huge = NULL;
+    if (c && c->kind == HAK_CHUNK_HUGE) {
+        *huge = huge_checked(p, c, caller);
+        return NULL;
+    }
+    slab_t *r = c && c->kind == HAK_CHUNK_SUPERSLAB ? hak_run_lookup(p) : NULL;
+    if (r && r->state == HAK_RUN_LARGE) {
+        if (p != hak_run_start(r))
+            hak_fatal("%s(): invalid pointer %p (inside a large block of %zu bytes at %p, not its start)",
+                      caller, p, r->size, (void *)hak_run_start(r));
+        return r;
+    }
+    if (!c) hak_fatal("%s(): invalid pointer %p (not allocated by hakmem)", caller, p);
+    if (recently_freed(p)) hak_fatal("%s(): double free of large block %p", caller, p);
+    hak_fatal("%s(): invalid pointer %p (in free pages: never allocated, or already freed)", caller, p);
+}
+
+void hak_large_free(void *p) {
+    hak_chunk_t *c;
+    slab_t *r = classify(p, &c, "free");
+    size_t bytes;
+    if (c) {
+        bytes = pages_bytes(c->size);
+        hak_chunks_free(c, true);
+    } else {
+        bytes = pages_bytes(r->size);
+        if (!hak_pages_free(r, HAK_RUN_LARGE)) hak_fatal("free(): double free of large block %p", p);
+    }
+    note_freed(p);
+    count_free(bytes);
+}
+
+size_t hak_large_usable(void *p, const char *caller) {
+    hak_chunk_t *c;
+    slab_t *r = classify(p, &c, caller);
+    return pages_bytes(c ? c->size : r->size);
+}
+
+void *hak_large_realloc(void *p, size_t size) {
+    hak_chunk_t *c;
+    slab_t *r = classify(p, &c, "realloc");
+    size_t usable = pages_bytes(c ? c->size : r->size);
+    if (size <= usable && size >= usable / 2) { /* stays put: usable covers it, little waste */
+        if (c) c->size = size;
+        else r->size = size;
+        return p;
+    }
+    if (size > PTRDIFF_MAX - 2 * HAK_CHUNK_SIZE) return NULL;
+    if (c) return size > HAK_MEDIUM_MAX ? huge_realloc(c, size) : NULL;
+    if (size <= HAK_SMALL_MAX || size > HAK_MEDIUM_MAX) return NULL; /* another kind of block */
+    size_t need = pages_bytes(size) >> HAK_PAGE_SHIFT;
+    if (need < r->npages) hak_pages_shrink(r, need);
+    else if (!hak_pages_grow(r, need)) return NULL;
+    r->size = size;
+    count_resize(usable, pages_bytes(size));
     return p;
 }
 
 void hak_large_totals(hak_large_totals_t *out) {
-    hak_page_pool_totals_t pt;
-    hak_page_pool_totals(&pt);
-    out->cached = pt.dirty_span_runs;
-    out->cached_bytes = pt.dirty_span_bytes;
+    hak_chunk_totals_t ct;
+    hak_chunk_totals(&ct);
+    out->cached = ct.dirty_runs;
+    out->cached_bytes = ct.dirty_bytes;
     out->allocs = atomic_load_explicit(&n_allocs, memory_order_relaxed);
     out->frees = atomic_load_explicit(&n_frees, memory_order_relaxed);
     out->active = out->allocs - out->frees;

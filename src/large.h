@@ -1,18 +1,22 @@
-/* Large blocks (above the largest class, or aligned beyond a page): runs of
- * pages from the page pool, one run each. */
+/* Large blocks, above the largest class (or aligned beyond a page): up to
+ * HAK_MEDIUM_MAX bytes a run of pages of the page pool, above that a huge
+ * block, a run of chunks of the chunk heap.  Neither keeps a header in the
+ * block itself: a page run's descriptor is metadata, and a huge block's
+ * header is its run's first page, before the block. */
 #ifndef HAK_LARGE_H
 #define HAK_LARGE_H
 
 #include "superslab.h"
 
+#define HAK_MEDIUM_MAX ((size_t)1 << 20)
+
 void *hak_large_alloc(size_t size, size_t align, bool zero);
-/* r is the run holding p (hak_run_lookup). */
-void hak_large_free(void *p, slab_t *r);
+/* p is not in a slab: frees it, or reports it on behalf of free(). */
+void hak_large_free(void *p);
 /* A new block for realloc, or NULL: the caller allocates, copies and frees. */
-void *hak_large_realloc(void *p, slab_t *r, size_t size);
-size_t hak_large_usable(void *p, slab_t *r, const char *caller);
-/* p is the start of one of the large blocks freed last. */
-bool hak_large_recently_freed(const void *p);
+void *hak_large_realloc(void *p, size_t size);
+/* The usable size of large block p; anything else is reported for caller. */
+size_t hak_large_usable(void *p, const char *caller);
 
 typedef struct hak_large_totals {
     uint64_t allocs, frees, active, active_bytes, cached, cached_bytes;

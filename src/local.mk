@@ -1,6 +1,7 @@
 # The allocator library. Internal headers live beside their sources.
 HAK_SOURCES = \
 	src/alloc.c \
+	src/chunk.c \
 	src/fatal.c \
 	src/heap.c \
 	src/init.c \
@@ -27,7 +28,7 @@ HAK_SOURCES = \
 noinst_HEADERS = src/util.h src/size_class.h src/params.h src/os.h src/pagemap.h \
 	src/superslab.h src/heap.h src/tcache.h src/init.h src/purge.h src/large.h src/stats.h \
 	src/stats_print.h
-noinst_HEADERS += src/ctl.h src/decay.h src/page_pool.h
+noinst_HEADERS += src/ctl.h src/chunk.h src/decay.h src/page_pool.h
 
 libhakmem_la_SOURCES = $(HAK_SOURCES)
 # Only the public API leaves the library; the fast path wants the initial-exec

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 _Atomic size_t hak_os_mapped;
+_Atomic size_t hak_os_reserved;
 _Atomic size_t hak_meta_bytes;
 
 static bool over_limit(size_t size) {
@@ -15,20 +16,43 @@ static bool over_limit(size_t size) {
     return limit && atomic_load_explicit(&hak_os_mapped, memory_order_relaxed) + size > limit;
 }
 
+/* A mapping aligned to align, read-write.  Over-mapping by the alignment
+ * and trimming is quickest, but needs the alignment's worth of spare
+ * address space for a moment; near an RLIMIT_AS that fails, so then the
+ * exact size is tried, first where the kernel puts it, then at the aligned
+ * addresses beside that. */
+static void *map_aligned(size_t size, size_t align, int prot) {
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    size_t span = size + align;
+    if (span > size) {
+        char *p = mmap(NULL, span, prot, flags, -1, 0);
+        if (p != MAP_FAILED) {
+            char *a = (char *)hak_align_up((uintptr_t)p, align);
+            if (a > p) munmap(p, (size_t)(a - p));
+            size_t tail = (size_t)((p + span) - (a + size));
+            if (tail) munmap(a + size, tail);
+            return a;
+        }
+    }
+    char *p = mmap(NULL, size, prot, flags, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    if (((uintptr_t)p & (align - 1)) == 0) return p;
+    munmap(p, size);
+    char *tries[2] = {(char *)hak_align_down((uintptr_t)p, align), (char *)hak_align_up((uintptr_t)p, align)};
+    for (int i = 0; i < 2; i++) {
+        char *q = mmap(tries[i], size, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
+        if (q == tries[i]) return q;
+        if (q != MAP_FAILED) munmap(q, size); /* an old kernel took it as a hint */
+    }
+    return NULL;
+}
+
 void *hak_os_map(size_t size, size_t align, bool populate) {
     if (over_limit(size)) { errno = ENOMEM; return NULL; }
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-    size_t span = size + (align > HAK_OS_PAGE ? align : 0);
-    if (span < size) { errno = ENOMEM; return NULL; }
-    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, flags, -1, 0);
-    if (p == MAP_FAILED) { errno = ENOMEM; return NULL; }
-    if (align > HAK_OS_PAGE) { /* trim to the alignment */
-        char *a = (char *)hak_align_up((uintptr_t)p, align);
-        if (a > p) munmap(p, (size_t)(a - p));
-        size_t tail = (size_t)((p + span) - (a + size));
-        if (tail) munmap(a + size, tail);
-        p = a;
-    }
+    char *p = align > HAK_OS_PAGE ? map_aligned(size, align, PROT_READ | PROT_WRITE)
+                                  : mmap(NULL, size, PROT_READ | PROT_WRITE,
+                                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (!p || p == MAP_FAILED) { errno = ENOMEM; return NULL; }
     atomic_fetch_add_explicit(&hak_os_mapped, size, memory_order_relaxed);
     hak_os_thp(p, size);
     if (populate) hak_os_populate(p, size);
@@ -42,16 +66,7 @@ void hak_os_populate(void *p, size_t size) {
     for (size_t off = 0; off < size; off += HAK_OS_PAGE) ((volatile char *)p)[off] = 0;
 }
 
-void *hak_os_reserve(size_t size, size_t align) {
-    size_t span = size + align;
-    char *p = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-    char *a = (char *)hak_align_up((uintptr_t)p, align);
-    if (a > p) munmap(p, (size_t)(a - p));
-    size_t tail = (size_t)((p + span) - (a + size));
-    if (tail) munmap(a + size, tail);
-    return a;
-}
+void *hak_os_reserve(size_t size, size_t align) { return map_aligned(size, align, PROT_NONE); }
 
 void hak_os_unmap(void *p, size_t size) {
     if (munmap(p, size) == 0)

@@ -22,8 +22,12 @@ void hak_os_thp(void *p, size_t size);
 /* Resident set size of the process, in bytes, from /proc (0 if unknown). */
 size_t hak_os_resident(void);
 
-/* Bytes currently mapped by hakmem (SuperSlabs, large blocks, metadata). */
+/* Bytes currently mapped read-write by hakmem (chunks, metadata, the page
+ * map's writable pieces): what strict overcommit charges. */
 extern _Atomic size_t hak_os_mapped;
+/* Address space held beyond that: read-only reservations (the page map's
+ * leaves). */
+extern _Atomic size_t hak_os_reserved;
 /* Internal metadata (heaps and the like), carved from mappings of our own. */
 void *hak_meta_alloc(size_t size);
 extern _Atomic size_t hak_meta_bytes;

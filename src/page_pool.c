@@ -2,10 +2,14 @@
  * per length up to 127 pages, then one per power of two; a request takes
  * the smallest run that fits (and, for a slab, holds an aligned range), the
  * most recently freed first, since its pages are the likeliest to be
- * resident.  What is left of the run goes back as a run of its own.
+ * resident.  What is left of the run goes back as a run of its own.  A
+ * SuperSlab left with no page in use goes back to the chunk heap, where its
+ * chunk may join free neighbours for a huge block; one is kept, against
+ * churn.
  *
- * Everything here is under one lock.  Purging takes the runs to purge out
- * of the lists, drops the lock for madvise, and puts them back. */
+ * Everything here is under one lock, never held across a system call:
+ * purging takes the runs to purge out of the lists, drops the lock for
+ * madvise and puts them back; a new SuperSlab is made unlocked. */
 #include "page_pool.h"
 #include "decay.h"
 #include "os.h"
@@ -25,12 +29,12 @@ typedef struct free_index {
 } free_index_t;
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static free_index_t base_free, span_free; /* free runs of base SuperSlabs and of spans */
+static free_index_t pool;                 /* free runs */
 static superslab_t *all_ss;               /* every SuperSlab mapped */
 static slab_t *spare_desc;                /* descriptors not in use */
 static hak_decay_t decay;
-static uint64_t n_base, n_span, n_empty, mapped_bytes, free_pages, header_pages;
-static uint64_t dirty_base, dirty_span;
+static uint64_t n_ss, n_empty, free_pages, dirty_total;
+static superslab_t *kept;                 /* the one empty SuperSlab kept */
 static _Atomic uint64_t purged_bytes;
 
 /* ---- descriptors ---------------------------------------------------------- */
@@ -87,8 +91,7 @@ static bool any_bit(const uint64_t *m, uint32_t lo, uint32_t hi) {
 static void dirty_add(superslab_t *ss, int64_t n) {
     if (ss->dirty_pages == 0 && n > 0) ss->dirty_since_ms = hak_now_ms();
     ss->dirty_pages = (uint32_t)((int64_t)ss->dirty_pages + n);
-    if (ss->kind == HAK_SS_BASE) dirty_base = (uint64_t)((int64_t)dirty_base + n);
-    else dirty_span = (uint64_t)((int64_t)dirty_span + n);
+    dirty_total = (uint64_t)((int64_t)dirty_total + n);
 }
 
 static uint32_t usable_pages(const superslab_t *ss) { return ss->npages - ss->data_first; }
@@ -103,9 +106,7 @@ static void free_pages_add(superslab_t *ss, int64_t n) {
 }
 
 /* ---- the lists ---------------------------------------------------------------- */
-static free_index_t *index_of(const superslab_t *ss) {
-    return ss->kind == HAK_SS_BASE ? &base_free : &span_free;
-}
+static free_index_t *index_of(const superslab_t *ss) { (void)ss; return &pool; }
 
 static unsigned big_bucket(uint32_t n) { return (unsigned)(31 - __builtin_clz(n)); }
 
@@ -178,44 +179,62 @@ static void insert_free(slab_t *r) {
     list_push(ix, r);
 }
 
-/* ---- mapping --------------------------------------------------------------------- */
-static superslab_t *map_new(size_t npages, size_t align) {
-    superslab_t *ss = hak_ss_map(npages, align);
-    if (!ss) return NULL;
-    slab_t *r = desc_new();
-    if (!r) {
-        hak_ss_unmap(ss);
-        return NULL;
-    }
+/* ---- SuperSlabs in and out ------------------------------------------------------ */
+/* Adds a new SuperSlab's pages to the pool (under the lock). */
+static void ss_add(superslab_t *ss, slab_t *r) {
     ss->all_next = all_ss;
     ss->all_prev = NULL;
     if (all_ss) all_ss->all_prev = ss;
     all_ss = ss;
-    if (ss->kind == HAK_SS_BASE) n_base++;
-    else n_span++;
-    mapped_bytes += (uint64_t)ss->npages << HAK_PAGE_SHIFT;
-    header_pages += ss->data_first;
+    n_ss++;
     r->ss = ss;
     r->page = ss->data_first;
     r->npages = usable_pages(ss);
     ss->free_pages = 0;
     free_pages_add(ss, r->npages);
+    uint32_t dirty = 0; /* a reused chunk's pages may be resident (hak_ss_new) */
+    for (uint32_t i = r->page; i < r->page + r->npages; i++) dirty += bit(ss->dirty, i);
+    if (dirty) dirty_add(ss, dirty);
     insert_free(r);
-    return ss;
 }
 
-static void unmap_empty(superslab_t *ss) { /* under the lock; ss is one free run, clean */
+/* Takes an empty SuperSlab out of the pool (under the lock), for the chunk
+ * heap; returns whether its pages may be resident. */
+static bool ss_remove(superslab_t *ss) {
     slab_t *r = ss->page_run[ss->data_first];
     list_remove(index_of(ss), r);
     desc_put(r);
     if (ss->all_prev) ss->all_prev->all_next = ss->all_next;
     else all_ss = ss->all_next;
     if (ss->all_next) ss->all_next->all_prev = ss->all_prev;
-    if (ss->kind == HAK_SS_BASE) n_base--;
-    else n_span--;
+    n_ss--;
+    bool dirty = ss->dirty_pages != 0;
+    dirty_add(ss, -(int64_t)ss->dirty_pages);
     free_pages_add(ss, -(int64_t)ss->free_pages);
-    mapped_bytes -= (uint64_t)ss->npages << HAK_PAGE_SHIFT;
-    header_pages -= ss->data_first;
+    if (kept == ss) kept = NULL;
+    return dirty;
+}
+
+/* ss has no page in use any more (under the lock): the first such stays,
+ * against churn; the others go back to the chunk heap (*out, linked by
+ * all_next, deleted once the lock is dropped). */
+static void ss_now_empty(superslab_t *ss, superslab_t **out) {
+    if (!kept) {
+        kept = ss;
+        return;
+    }
+    if (kept == ss) return;
+    ss->chunk.dirty = ss_remove(ss);
+    ss->all_next = *out;
+    *out = ss;
+}
+
+static void delete_all(superslab_t *gone) {
+    while (gone) {
+        superslab_t *ss = gone;
+        gone = ss->all_next;
+        hak_ss_delete(ss, ss->chunk.dirty);
+    }
 }
 
 /* ---- taking runs ------------------------------------------------------------------ */
@@ -264,6 +283,7 @@ static slab_t *carve(slab_t *r, uint32_t at, uint32_t n, slab_t *left, slab_t *r
     superslab_t *ss = r->ss;
     uint32_t start = r->page, end = r->page + r->npages;
     r->state = (uint8_t)state; /* in use: the pieces left over must not merge back into it */
+    if (ss == kept) kept = NULL;
     r->page = at;
     r->npages = n;
     free_pages_add(ss, -(int64_t)n);
@@ -298,36 +318,36 @@ static bool spares(slab_t **a, slab_t **b) {
     return false;
 }
 
-slab_t *hak_pages_alloc(size_t npages, size_t align, enum hak_pool_use use, unsigned state) {
-    if (npages == 0 || npages > UINT32_MAX / 4 || align > ((size_t)1 << 30)) { errno = ENOMEM; return NULL; }
+slab_t *hak_pages_alloc(size_t npages, size_t align, unsigned state) {
+    if (npages == 0 || npages > HAK_SS_DATA_PAGES || align > HAK_SS_PAGES) { errno = ENOMEM; return NULL; }
     uint32_t n = (uint32_t)npages, at = 0;
-    slab_t *r = NULL, *left, *right;
+    slab_t *r = NULL, *left = NULL, *right = NULL, *spare = NULL;
+    superslab_t *fresh = NULL;
     pthread_mutex_lock(&pool_lock);
-    if (spares(&left, &right)) {
-        if (use == HAK_POOL_HUGE) {
-            if (!(r = find(&span_free, n, align, &at))) r = find(&base_free, n, align, &at);
-        } else {
-            r = find(&base_free, n, align, &at);
-            if (!r && use == HAK_POOL_BLOCK) r = find(&span_free, n, align, &at);
+    for (;;) {
+        if (!left && !spares(&left, &right)) break;
+        if ((r = find(&pool, n, align, &at)) != NULL) break;
+        if (fresh) { /* made below, unlocked: its pages join the pool */
+            ss_add(fresh, spare);
+            fresh = NULL;
+            spare = NULL;
+            continue;
         }
-        if (!r) {
-            /* a new SuperSlab: a base one if the run fits (its other pages
-             * then serve slabs too), else a span made to measure */
-            superslab_t *ss = map_new(n, align);
-            if (ss) {
-                r = ss->page_run[ss->data_first];
-                if (!fits(r, n, align, &at)) r = NULL;
-            }
-        }
-        if (r) {
-            list_remove(index_of(r->ss), r);
-            r = carve(r, at, n, left, right, state);
-            map_run(r, true);
-        } else {
-            desc_put(left);
-            desc_put(right);
-        }
+        if (!spare && !(spare = desc_new())) break;
+        pthread_mutex_unlock(&pool_lock);
+        fresh = hak_ss_new();
+        pthread_mutex_lock(&pool_lock);
+        if (!fresh) break;
     }
+    if (r) {
+        list_remove(&pool, r);
+        r = carve(r, at, n, left, right, state);
+        map_run(r, true);
+    } else {
+        if (left) desc_put(left);
+        if (right) desc_put(right);
+    }
+    if (spare) desc_put(spare);
     pthread_mutex_unlock(&pool_lock);
     if (!r) { errno = ENOMEM; return NULL; }
     /* the descriptor's other fields start at zero */
@@ -346,8 +366,9 @@ slab_t *hak_pages_alloc(size_t npages, size_t align, enum hak_pool_use use, unsi
     return r;
 }
 
-/* Pages [page, page + n) of ss are free now, in run r (out of any list). */
-static void release(slab_t *r) {
+/* Run r's pages are free now (r out of any list); an emptied SuperSlab
+ * goes onto *gone. */
+static void release(slab_t *r, superslab_t **gone) {
     superslab_t *ss = r->ss;
     uint32_t now_dirty = r->npages - bits_assign(ss->dirty, r->page, r->page + r->npages, true);
     if (now_dirty) dirty_add(ss, now_dirty);
@@ -355,13 +376,16 @@ static void release(slab_t *r) {
     free_pages_add(ss, r->npages);
     r->owner = NULL;
     insert_free(r);
+    if (ss->free_pages == usable_pages(ss)) ss_now_empty(ss, gone);
 }
 
 bool hak_pages_free(slab_t *r, unsigned state) {
+    superslab_t *gone = NULL;
     pthread_mutex_lock(&pool_lock);
     bool ok = r->state == state && r->ss;
-    if (ok) release(r);
+    if (ok) release(r, &gone);
     pthread_mutex_unlock(&pool_lock);
+    delete_all(gone);
     return ok;
 }
 
@@ -389,6 +413,7 @@ bool hak_pages_grow(slab_t *r, size_t npages) {
 
 void hak_pages_shrink(slab_t *r, size_t npages) {
     if (npages == 0 || npages >= r->npages) return;
+    superslab_t *gone = NULL;
     pthread_mutex_lock(&pool_lock);
     slab_t *tail = desc_new();
     if (tail) {
@@ -397,9 +422,10 @@ void hak_pages_shrink(slab_t *r, size_t npages) {
         tail->npages = r->npages - (uint32_t)npages;
         r->npages = (uint32_t)npages;
         r->end = hak_run_start(r) + ((size_t)npages << HAK_PAGE_SHIFT);
-        release(tail);
+        release(tail, &gone);
     }
     pthread_mutex_unlock(&pool_lock);
+    delete_all(gone);
 }
 
 /* ---- purging ---------------------------------------------------------------------- */
@@ -407,10 +433,10 @@ static uint32_t purge_pass; /* marks the SuperSlabs a pass has looked at */
 
 /* The SuperSlab with the oldest dirty pages that this pass has not taken
  * runs from yet (under the lock). */
-static superslab_t *oldest_dirty(bool spans_only) {
+static superslab_t *oldest_dirty(void) {
     superslab_t *best = NULL;
     for (superslab_t *ss = all_ss; ss; ss = ss->all_next)
-        if (ss->dirty_pages && ss->purge_mark != purge_pass && (!spans_only || ss->kind == HAK_SS_SPAN) &&
+        if (ss->dirty_pages && ss->purge_mark != purge_pass &&
             (!best || ss->dirty_since_ms < best->dirty_since_ms))
             best = ss;
     return best;
@@ -424,7 +450,7 @@ static uint64_t take_dirty_runs(superslab_t *ss, slab_t **out, uint64_t want) {
     for (uint32_t pg = ss->data_first; pg < ss->npages && got < want;) {
         slab_t *r = ss->page_run[pg];
         if (r->state == HAK_RUN_FREE && !r->zeroed) {
-            list_remove(index_of(ss), r);
+            list_remove(&pool, r);
             r->state = HAK_RUN_PURGING;
             for (uint32_t i = r->page; i < r->page + r->npages; i++) got += bit(ss->dirty, i);
             r->next = *out;
@@ -437,17 +463,12 @@ static uint64_t take_dirty_runs(superslab_t *ss, slab_t **out, uint64_t want) {
 
 size_t hak_page_pool_purge(uint64_t now_ms, uint64_t decay_ms, bool all) {
     slab_t *todo = NULL;
+    superslab_t *gone = NULL;
     pthread_mutex_lock(&pool_lock);
     purge_pass++;
     uint64_t allowed = all ? 0 : hak_decay_allowed(&decay, now_ms, decay_ms);
-    uint64_t dirty = dirty_base + dirty_span;
-    uint64_t target = dirty > allowed ? dirty - allowed : 0, taken = 0;
-    /* freed large blocks beyond large.cache_max go now, oldest first */
-    uint64_t cache_max = hak_load(&hak_params.large_cache_max) >> HAK_PAGE_SHIFT;
-    uint64_t excess = dirty_span > cache_max ? dirty_span - cache_max : 0;
-    for (superslab_t *ss; taken < excess && (ss = oldest_dirty(true));)
-        taken += take_dirty_runs(ss, &todo, excess - taken);
-    for (superslab_t *ss; taken < target && (ss = oldest_dirty(false));)
+    uint64_t target = dirty_total > allowed ? dirty_total - allowed : 0, taken = 0;
+    for (superslab_t *ss; taken < target && (ss = oldest_dirty());)
         taken += take_dirty_runs(ss, &todo, target - taken);
     pthread_mutex_unlock(&pool_lock);
 
@@ -464,7 +485,6 @@ size_t hak_page_pool_purge(uint64_t now_ms, uint64_t decay_ms, bool all) {
         }
     }
 
-    superslab_t *gone = NULL;
     pthread_mutex_lock(&pool_lock);
     while (todo) {
         slab_t *r = todo;
@@ -473,42 +493,24 @@ size_t hak_page_pool_purge(uint64_t now_ms, uint64_t decay_ms, bool all) {
         dirty_add(r->ss, -(int64_t)was);
         insert_free(r);
     }
-    /* SuperSlabs with no page in use and none resident go back whole, but
-     * for one base SuperSlab, kept against map/unmap churn */
-    bool kept = false;
-    for (superslab_t *ss = all_ss, *next; ss; ss = next) {
-        next = ss->all_next;
-        if (ss->free_pages != usable_pages(ss) || ss->dirty_pages) continue;
-        if (ss->kind == HAK_SS_BASE && !kept && !all) { kept = true; continue; }
-        unmap_empty(ss);
+    if (all && kept) { /* the kept empty SuperSlab goes too */
+        superslab_t *ss = kept;
+        ss->chunk.dirty = ss_remove(ss);
         ss->all_next = gone;
         gone = ss;
     }
     pthread_mutex_unlock(&pool_lock);
-    while (gone) {
-        superslab_t *ss = gone;
-        gone = ss->all_next;
-        hak_ss_unmap(ss);
-    }
+    delete_all(gone);
     atomic_fetch_add_explicit(&purged_bytes, bytes, memory_order_relaxed);
     return bytes;
 }
 
 void hak_page_pool_totals(hak_page_pool_totals_t *out) {
     pthread_mutex_lock(&pool_lock);
-    out->superslabs = n_base;
-    out->spans = n_span;
+    out->superslabs = n_ss;
     out->superslabs_free = n_empty;
-    out->mapped_bytes = mapped_bytes;
     out->free_bytes = free_pages << HAK_PAGE_SHIFT;
-    out->dirty_bytes = dirty_base << HAK_PAGE_SHIFT;
-    out->dirty_span_bytes = dirty_span << HAK_PAGE_SHIFT;
-    out->dirty_span_runs = 0;
-    for (unsigned i = 0; i < EXACT; i++)
-        for (slab_t *r = span_free.exact[i]; r; r = r->next) out->dirty_span_runs += !r->zeroed;
-    for (unsigned i = 0; i < NBIG; i++)
-        for (slab_t *r = span_free.big[i]; r; r = r->next) out->dirty_span_runs += !r->zeroed;
-    out->header_bytes = header_pages << HAK_PAGE_SHIFT;
+    out->dirty_bytes = dirty_total << HAK_PAGE_SHIFT;
     pthread_mutex_unlock(&pool_lock);
     out->purged_bytes = atomic_load_explicit(&purged_bytes, memory_order_relaxed);
 }

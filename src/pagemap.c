@@ -23,6 +23,7 @@ static bool init_locked(void) {
     void *z = mmap(NULL, LEAF_MAP_BYTES, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (z == MAP_FAILED) return false; /* every free takes the slow path */
     zero_leaf = (uintptr_t)z;
+    atomic_fetch_add_explicit(&hak_os_reserved, LEAF_MAP_BYTES, memory_order_relaxed);
     for (uintptr_t r = 0; r < HAK_MAP_ROOTS; r++) hak_pagemap_root[r] = zero_leaf - bias(r);
     __atomic_store_n(&hak_pagemap_nroots, HAK_MAP_ROOTS, __ATOMIC_RELEASE);
     return true;
@@ -51,7 +52,8 @@ static uintptr_t leaf_get(uintptr_t r) {
         return 0;
     }
     atomic_fetch_add_explicit(&hak_pagemap_committed, tail, memory_order_relaxed);
-    atomic_fetch_add_explicit(&hak_os_mapped, LEAF_MAP_BYTES, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hak_os_mapped, tail, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hak_os_reserved, LEAF_MAP_BYTES - tail, memory_order_relaxed);
     leaf = (uintptr_t)m;
     __atomic_store_n(&hak_pagemap_root[r], leaf - bias(r), __ATOMIC_RELEASE);
     return leaf;
@@ -78,6 +80,8 @@ bool hak_pagemap_cover(const void *addr, size_t size) {
             }
             bits[k / 64] |= (uint64_t)1 << (k % 64);
             atomic_fetch_add_explicit(&hak_pagemap_committed, HAK_MAP_PIECE, memory_order_relaxed);
+            atomic_fetch_add_explicit(&hak_os_mapped, HAK_MAP_PIECE, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&hak_os_reserved, HAK_MAP_PIECE, memory_order_relaxed);
         }
         pg = end;
     }

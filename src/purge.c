@@ -4,6 +4,7 @@
  * program's RSS falls too; with background_thread off, slow paths purge when
  * the delay has passed since the last pass. */
 #include "heap.h"
+#include "chunk.h"
 #include "page_pool.h"
 #include "os.h"
 #include "params.h"
@@ -24,6 +25,7 @@ size_t hak_purge_pass(uint64_t delay_ms, uint64_t decay_ms, bool all) {
     uint64_t now = hak_now_ms();
     hak_heap_collect_abandoned(now, delay_ms);
     size_t bytes = hak_page_pool_purge(now, decay_ms, all);
+    bytes += hak_chunks_purge(now, decay_ms, all);
     atomic_store_explicit(&last_pass_ms, now, memory_order_relaxed);
     atomic_fetch_add_explicit(&hak_purge_passes, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&hak_purged_bytes, bytes, memory_order_relaxed);

@@ -13,7 +13,7 @@ static uint16_t bin_offset(unsigned cls) {
 
 slab_t *hak_slab_new(heap_t *h, unsigned cls) {
     size_t n = hak_classes[cls].slab_pages;
-    slab_t *s = hak_pages_alloc(n, cls < HAK_NFAST ? n : 1, HAK_POOL_SLAB, HAK_SLAB_FULL);
+    slab_t *s = hak_pages_alloc(n, cls < HAK_NFAST ? n : 1, HAK_SLAB_FULL);
     if (!s) return NULL;
     s->cls = (uint8_t)cls;
     s->owner = h;

@@ -4,6 +4,7 @@
 #include "heap.h"
 #include "large.h"
 #include "os.h"
+#include "chunk.h"
 #include "page_pool.h"
 #include "purge.h"
 #include "stats.h"
@@ -78,20 +79,23 @@ static void take_raw(hak_stats_snapshot_t *out) {
     g->active = slab_bytes + lt.active_bytes;
     hak_page_pool_totals_t pt;
     hak_page_pool_totals(&pt);
+    hak_chunk_totals_t ct;
+    hak_chunk_totals(&ct);
     g->superslabs = pt.superslabs;
-    g->superslabs_pooled = pt.superslabs_free;
-    g->spans = pt.spans;
+    g->superslabs_pooled = ct.free_bytes >> HAK_CHUNK_SHIFT;
     g->mapped = atomic_load_explicit(&hak_os_mapped, memory_order_relaxed);
-    /* the page map's entries: 2 bytes per 4 KiB page of base SuperSlabs,
-     * plus each leaf's chunk entries */
+    g->reserved = atomic_load_explicit(&hak_os_reserved, memory_order_relaxed);
+    /* SuperSlab headers, and the page map's entries: 2 bytes per 4 KiB page
+     * of SuperSlabs, plus each leaf's chunk entries */
     uint64_t map_bytes = pt.superslabs * (HAK_SS_PAGES * 2) +
                          atomic_load_explicit(&hak_pagemap_committed, memory_order_relaxed) / 64;
-    g->metadata = atomic_load_explicit(&hak_meta_bytes, memory_order_relaxed) + pt.header_bytes + map_bytes;
+    g->metadata = atomic_load_explicit(&hak_meta_bytes, memory_order_relaxed) +
+                  pt.superslabs * HAK_SS_HEADER_PAGES * HAK_PAGE_SIZE + map_bytes;
     g->resident = hak_os_resident();
     g->purged_bytes = atomic_load_explicit(&hak_purged_bytes, memory_order_relaxed);
     g->mem_live = g->allocated;
     g->mem_dirty = pt.dirty_bytes;
-    g->mem_large_cache = pt.dirty_span_bytes;
+    g->mem_large_cache = ct.dirty_bytes;
     g->mem_metadata = g->metadata;
     uint64_t ours = g->mem_live + g->mem_thread_caches + g->mem_slab_free + g->mem_dirty +
                     g->mem_large_cache + g->mem_metadata;

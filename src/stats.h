@@ -23,11 +23,11 @@ typedef struct hak_global_totals {
     uint64_t allocated;      /* bytes in live blocks (class size) and large blocks */
     uint64_t active;         /* bytes in pages of slabs in use and live large mappings */
     uint64_t resident;       /* process RSS from the OS */
-    uint64_t mapped;         /* bytes mapped by hakmem */
+    uint64_t mapped;         /* bytes mapped read-write by hakmem: its commit charge */
+    uint64_t reserved;       /* address space held beyond that (read-only reservations) */
     uint64_t metadata;       /* bytes of headers and heap structures */
-    uint64_t superslabs;     /* base SuperSlabs mapped */
-    uint64_t superslabs_pooled; /* SuperSlabs with no page in use */
-    uint64_t spans;          /* SuperSlabs of several chunks, made for large blocks */
+    uint64_t superslabs;     /* SuperSlabs whose pages are in the page pool */
+    uint64_t superslabs_pooled; /* free 2 MiB chunks in the chunk heap (the shared pool) */
     uint64_t heaps, heaps_abandoned;
     uint64_t large_allocs, large_frees, large_active, large_active_bytes;
     uint64_t large_cached, large_cached_bytes;
@@ -36,8 +36,8 @@ typedef struct hak_global_totals {
     uint64_t mem_live;          /* bytes in live blocks (class size; large: their pages) */
     uint64_t mem_thread_caches; /* free blocks held in thread caches */
     uint64_t mem_slab_free;     /* free bytes inside slabs (partly used, or empty and kept) */
-    uint64_t mem_dirty;         /* free pages of base SuperSlabs not yet returned to the OS */
-    uint64_t mem_large_cache;   /* free pages of spans (freed large blocks) not yet returned */
+    uint64_t mem_dirty;         /* free pages of SuperSlabs not yet returned to the OS */
+    uint64_t mem_large_cache;   /* free chunks (freed huge blocks, SuperSlabs) not yet returned */
     uint64_t mem_metadata;      /* headers, descriptors, heaps, page map */
     uint64_t mem_other;         /* the rest: the program's own mappings, stacks, code */
 } hak_global_totals_t;

@@ -1,20 +1,17 @@
 /* SuperSlabs and the runs of pages inside them.
  *
- * A SuperSlab is a 2 MiB aligned mapping cut into 4 KiB pages; its header
- * holds, for every page, the descriptor of the run of pages holding it.  A
- * run is free (in the page pool, page_pool.c), a slab (a power-of-two run
- * serving one size class, owned by one heap) or a large block.  Base
- * SuperSlabs are one 2 MiB chunk and hold slabs and blocks of up to 2 MiB;
- * a span is a SuperSlab of several chunks, made for a larger block, whose
- * free pages serve large blocks only.  A slab block's header is found by
- * masking its address (slabs live in base SuperSlabs only):
+ * A SuperSlab is a 2 MiB aligned run of the chunk heap (chunk.h) cut into
+ * 4 KiB pages; its header holds, for every page, the descriptor of the run
+ * of pages holding it.  A run is free (in the page pool, page_pool.c), a slab
+ * (a power-of-two run serving one size class, owned by one heap) or a large
+ * block.  A slab block's header is found by masking its address:
  *
  *   ss   = p & ~(2 MiB - 1)            page = (p >> 12) & 511
  *   ss->page_run[page]                 the slab, read by slow paths
  *
- * and any pointer's SuperSlab, of either kind, through the chunk map
- * (hak_ss_lookup).  The free fast path reads neither: the page map gives it
- * the bin of the slab's class.
+ * and any pointer's SuperSlab through the chunk map (hak_ss_lookup).  The
+ * free fast path reads neither: the page map gives it the bin of the slab's
+ * class.
  *
  * A slab's free lists are touched only by its owner heap's thread; other
  * threads give blocks back through the slab's remote list (remote.c).  Runs
@@ -22,7 +19,7 @@
 #ifndef HAK_SUPERSLAB_H
 #define HAK_SUPERSLAB_H
 
-#include "pagemap.h"
+#include "chunk.h"
 #include "size_class.h"
 
 #define HAK_PAGE_SHIFT HAK_MAP_PAGE_SHIFT
@@ -31,12 +28,9 @@
 #define HAK_SS_SIZE    ((size_t)1 << HAK_SS_SHIFT)
 #define HAK_SS_MASK    (HAK_SS_SIZE - 1)
 #define HAK_SS_PAGES   (HAK_SS_SIZE / HAK_PAGE_SIZE)
-#define HAK_SS_MAGIC   0x4b4d5353u /* "SSMK" */
 
 struct heap;
 struct superslab;
-
-enum hak_ss_kind { HAK_SS_BASE = 1, HAK_SS_SPAN = 2 };
 
 enum hak_run_state {
     HAK_RUN_FREE = 0,  /* in the page pool */
@@ -74,9 +68,8 @@ typedef struct slab {
 } slab_t;
 
 typedef struct superslab {
-    uint32_t magic;
-    uint8_t kind;                /* enum hak_ss_kind */
-    uint32_t npages;             /* pages mapped, header included */
+    hak_chunk_t chunk;           /* its run of the chunk heap: kind HAK_CHUNK_SUPERSLAB */
+    uint32_t npages;             /* HAK_SS_PAGES, header included */
     uint32_t data_first;         /* the first page after the header */
     uint32_t free_pages;         /* pages in free runs */
     uint32_t dirty_pages;        /* of those, resident: used since mapped or purged */
@@ -98,9 +91,10 @@ static inline char *hak_run_start(const slab_t *s) {
 static inline superslab_t *hak_ss_of(const void *p) {
     return (superslab_t *)((uintptr_t)p & ~(uintptr_t)HAK_SS_MASK);
 }
-/* Any pointer's SuperSlab, NULL if hakmem keeps nothing there. */
+/* Any pointer's SuperSlab, NULL if it is not in one. */
 static inline superslab_t *hak_ss_lookup(const void *p) {
-    return (superslab_t *)hak_chunkmap_get(p);
+    hak_chunk_t *c = hak_chunk_lookup(p);
+    return c && c->kind == HAK_CHUNK_SUPERSLAB ? (superslab_t *)c : NULL;
 }
 /* The run holding p, checked against the run's own idea of where it is
  * (a page's entry may be stale inside free runs); NULL if none. */
@@ -211,13 +205,14 @@ static inline uint32_t hak_run_get(const slab_t *s, void *first, void **last) {
     return n;
 }
 
-/* superslab.c: mapping SuperSlabs (for the page pool, under its lock). */
-/* Maps a SuperSlab of at least npages usable pages (a base one if they fit
- * in 2 MiB, a span otherwise), with room to align a run to align pages;
- * NULL if the OS refuses. */
-superslab_t *hak_ss_map(size_t npages, size_t align);
-void hak_ss_unmap(superslab_t *ss);
-/* Pages a SuperSlab of npages pages gives to its header. */
-uint32_t hak_ss_header_pages(uint32_t npages);
+/* superslab.c: SuperSlabs from the chunk heap (for the page pool). */
+/* A new SuperSlab, its header set up and its pages in the page map's
+ * reach; NULL if the OS refuses. */
+superslab_t *hak_ss_new(void);
+/* Back to the chunk heap, every page free (dirty: some may be resident). */
+void hak_ss_delete(superslab_t *ss, bool dirty);
+/* The largest run a SuperSlab holds: all its pages but the header's. */
+#define HAK_SS_HEADER_PAGES 2
+#define HAK_SS_DATA_PAGES (HAK_SS_PAGES - HAK_SS_HEADER_PAGES)
 
 #endif

@@ -85,8 +85,8 @@ START_TEST(pointer_masking_finds_the_slab) {
         p[i] = hak_malloc(n);
         superslab_t *ss = hak_ss_of(p[i]);
         ck_assert_ptr_eq(hak_ss_lookup(p[i]), ss); /* the chunk map agrees with the mask */
-        ck_assert_uint_eq(ss->magic, HAK_SS_MAGIC);
-        ck_assert_uint_eq(ss->kind, HAK_SS_BASE);
+        ck_assert_uint_eq(ss->chunk.magic, HAK_CHUNK_MAGIC);
+        ck_assert_uint_eq(ss->chunk.kind, HAK_CHUNK_SUPERSLAB);
         slab_t *s = hak_slab_of(p[i]);
         ck_assert_ptr_eq(hak_run_lookup(p[i]), s);
         ck_assert_ptr_eq(hak_run_lookup((char *)p[i] + n - 1), s);
@@ -106,6 +106,16 @@ START_TEST(pointer_masking_finds_the_slab) {
     ck_assert_ptr_eq(hak_run_start(r), big);
     ck_assert_ptr_eq(hak_run_lookup((char *)big + (1 << 20) - 1), r);
     ck_assert_uint_eq(hak_pagemap_get(big), 0); /* free takes the slow path */
+    /* above 1 MiB, a huge block: its own run of chunks, header before it */
+    char *huge = hak_malloc(3 << 20);
+    hak_chunk_t *c = hak_chunk_lookup(huge);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(c->kind, HAK_CHUNK_HUGE);
+    ck_assert_ptr_eq(c->user, huge);
+    ck_assert_ptr_eq(hak_chunk_lookup(huge + (3 << 20) - 1), c);
+    ck_assert_ptr_null(hak_run_lookup(huge));
+    ck_assert_uint_eq(hak_pagemap_get(huge), 0);
+    hak_free(huge);
     int local;
     ck_assert_ptr_null(hak_run_lookup(&local));
     ck_assert_ptr_null(hak_ss_lookup(&local));

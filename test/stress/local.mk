@@ -22,7 +22,8 @@ check-real: all
 # hakmem: 'preloaded' runs them (and the API unit test) with libhakmem.so
 # preloaded, as a user would.
 check_PROGRAMS += test/stress/stress_fork test/stress/stress_threads test/stress/stress_lifecycle \
-	test/stress/stress_dlopen
+	test/stress/stress_dlopen test/stress/stress_limits
+test_stress_stress_limits_SOURCES = test/stress/stress_limits.c
 test_stress_stress_dlopen_SOURCES = test/stress/stress_dlopen.c
 test_stress_stress_dlopen_LDADD = $(PTHREAD_LIBS) -ldl
 # the library stress_dlopen loads and unloads
@@ -37,7 +38,7 @@ test_stress_stress_threads_SOURCES = test/stress/stress_threads.c
 test_stress_stress_threads_LDADD = $(PTHREAD_LIBS)
 TESTS += test/stress/preloaded
 EXTRA_DIST += test/stress/preloaded
-CLEANFILES += test/stress/*.preloaded.out test/unit/*.preloaded.out test/unit/*.nopagemap.out
+CLEANFILES += test/stress/*.preloaded.out test/unit/*.preloaded.out test/unit/*.ulimit.out
 
 # The soak: minutes, not part of 'make check'.  SOAK_SECONDS sets its length.
 EXTRA_PROGRAMS += test/stress/soak

@@ -1,6 +1,7 @@
 /* stress_fork: fork() while other threads are busy in malloc/free.
  *
- * Four worker threads allocate and free random sizes (16 B - 64 KiB) and
+ * Four worker threads allocate and free random sizes (16 B - 64 KiB, and a
+ * few large blocks up to 2 MiB) and
  * verify the contents of every block before freeing it.  Meanwhile the main
  * thread forks 50 times.  Each child (which inherits a heap that other
  * threads were in the middle of changing) allocates and frees, runs two
@@ -55,10 +56,15 @@ static uint64_t rng_next(uint64_t *s)
 	return x * 0x2545F4914F6CDD1DULL;
 }
 
-/* 16 B .. 64 KiB, roughly log-uniform. */
+/* 16 B .. 64 KiB, roughly log-uniform; one in 1024 a large block of 128 KiB
+ * .. 2 MiB (page runs and huge blocks, whose locks a fork must handle too;
+ * rare, since every write to a block reused since the last fork is a
+ * copy-on-write fault). */
 static size_t rand_size(uint64_t *s)
 {
 	uint64_t r = rng_next(s);
+	if ((r >> 40) % 1024 == 0)
+		return ((size_t)128 << 10) + (size_t)((r >> 8) % (2u << 20));
 	size_t base = (size_t)16 << (r % 12); /* 16 .. 32768 */
 	size_t n = base + (size_t)((r >> 8) % base);
 	return n > 65536 ? 65536 : n;

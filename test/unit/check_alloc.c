@@ -1,6 +1,7 @@
 /* The malloc family's contract: each glibc-compatible choice, tested. */
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <hakmem.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -31,6 +32,16 @@ START_TEST(malloc_aligned_16_and_usable_writable) {
         ck_assert_uint_eq(p[0], (unsigned char)i); /* no block overlapped another */
         hak_free(p);
     }
+}
+END_TEST
+
+/* free's fast path is on: the page map costs too little address space to be
+ * refused (the test also runs under ulimit -v, test/stress/preloaded) */
+START_TEST(page_map_is_active) {
+    bool on = false;
+    size_t len = sizeof on;
+    ck_assert_int_eq(hakctl("pagemap.active", &on, &len, NULL, 0), 0);
+    ck_assert(on);
 }
 END_TEST
 
@@ -223,6 +234,7 @@ Suite *alloc_suite(void) {
     TCase *tc = tcase_create("api");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, malloc_aligned_16_and_usable_writable);
+    tcase_add_test(tc, page_map_is_active);
     tcase_add_test(tc, malloc_zero_is_unique);
     tcase_add_test(tc, enomem_cases);
     tcase_add_test(tc, calloc_zeroes_even_reused_memory);

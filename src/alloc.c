@@ -6,6 +6,7 @@
 #include "init.h"
 #include "large.h"
 #include "params.h"
+#include "prof.h"
 #include "purge.h"
 #include "stats.h"
 #include <hakmem.h>
@@ -20,26 +21,25 @@
 static HAK_NOINLINE void *small_alloc(unsigned cls) {
     hak_bin_t *b = hak_bin(&hak_tls, cls);
     void *p = b->head;
-    if (p == HAK_CACHE_END) {
-        if (unlikely(hak_tls.state != HAK_THREAD_ACTIVE)) {
-            if (hak_tls.state == HAK_THREAD_DEAD) {
-                p = hak_dead_thread_alloc(cls);
-                if (!p) errno = ENOMEM;
-                return p;
-            }
-            if (!hak_thread_init()) { errno = ENOMEM; return NULL; }
-            p = b->head; /* the heap's last thread may have left blocks */
+    if (p == HAK_CACHE_END && unlikely(hak_tls.state != HAK_THREAD_ACTIVE)) {
+        if (hak_tls.state == HAK_THREAD_DEAD) {
+            p = hak_dead_thread_alloc(cls);
+            if (!p) errno = ENOMEM;
+            return p;
         }
+        if (!hak_thread_init()) { errno = ENOMEM; return NULL; }
+        p = b->head; /* the heap's last thread may have left blocks */
+    }
+    /* sampling: mallocs come from the alloc bins (tcache.h) */
+    if (hak_prof_wanted() && hak_prof_thread_sync()) return hak_prof_small_alloc(cls);
+    if (p == HAK_CACHE_END) {
         if (unlikely(b->cap < hak_tls.full_cap[cls])) hak_bin_set_cap(b, hak_tls.full_cap[cls]);
-        if (p == HAK_CACHE_END && (p = hak_refill(hak_tls.heap, b, cls)) == NULL) {
+        if ((p = hak_refill(hak_tls.heap, b, cls)) == NULL) {
             errno = ENOMEM;
             return NULL;
         }
     }
-    void *next = hak_cache_next(p);
-    if (unlikely(hak_cache_link_bad(next))) hak_cache_link_corrupt(p);
-    b->head = next;
-    hak_bin_took(b, 1);
+    hak_bin_pop(b, p);
     if (unlikely(hak_checks_on()))
         ((uint64_t *)p)[1] = 0; /* no longer "all junk": see check_free_fully */
     return p;
@@ -129,9 +129,14 @@ static void canary_check(void *p, unsigned cls) {
 /* debug.checks, at every free: p is not already free (in this thread's cache,
  * in its slab, or still junk-filled since its last free, whichever thread
  * freed it), its canary is intact; then it is junk-filled. */
-static void check_free_fully(const hak_bin_t *b, void *p, unsigned cls) {
-    for (void *q = b->head; q != HAK_CACHE_END; q = hak_cache_next(q))
+static void check_not_in_list(const void *head, void *p, unsigned cls) {
+    for (const void *q = head; q != HAK_CACHE_END; q = hak_cache_next(q))
         if (q == p) report_double_free(p, cls);
+}
+
+static void check_free_fully(const hak_bin_t *b, void *p, unsigned cls) {
+    check_not_in_list(b->head, p, cls);
+    check_not_in_list(hak_alloc_bin(&hak_tls, cls)->head, p, cls); /* profiling (tcache.h) */
     check_not_in_slab(hak_tls.heap, p, cls);
     size_t size = hak_classes[cls].size, i = sizeof(void *);
     while (i < size && ((unsigned char *)p)[i] == HAK_JUNK) i++;
@@ -144,10 +149,10 @@ static void check_free_fully(const hak_bin_t *b, void *p, unsigned cls) {
  * since the last overflow (its blocks would only wait there, holding pages
  * of another thread's slabs). */
 static void overflow(hak_bin_t *b, unsigned cls, uint32_t count) {
-    bool free_only = hak_bin_out(b) == hak_tls.overflow_out[cls];
+    bool free_only = hak_cache_out(&hak_tls, cls) == hak_tls.overflow_out[cls];
     hak_flush(hak_tls.heap, b, cls, free_only ? count : count - b->cap / 2);
     if (free_only && b->cap > HAK_FREE_ONLY_CAP) hak_bin_set_cap(b, HAK_FREE_ONLY_CAP);
-    hak_tls.overflow_out[cls] = hak_bin_out(b);
+    hak_tls.overflow_out[cls] = hak_cache_out(&hak_tls, cls);
     hak_heap_sparse_poll(hak_tls.heap); /* a thread that only frees purges too */
 }
 
@@ -166,6 +171,13 @@ static void small_free(void *p, unsigned cls) {
     if (count > b->cap) overflow(b, cls, count);
 }
 
+/* Large blocks, counted by the heap profiler when it samples. */
+static void *large_alloc(size_t size, size_t align, bool zero) {
+    void *p = hak_large_alloc(size, align, zero);
+    if (p && hak_prof_wanted()) hak_prof_large_alloced(p);
+    return p;
+}
+
 void *hak_malloc_slow(size_t size) {
     hak_global_init();
     void *p;
@@ -177,7 +189,7 @@ void *hak_malloc_slow(size_t size) {
     } else if (size <= HAK_SMALL_MAX) {
         p = small_alloc(hak_size_class(size));
     } else {
-        p = hak_large_alloc(size, 0, false);
+        p = large_alloc(size, 0, false);
     }
     hak_purge_poll();
     return p;
@@ -186,8 +198,12 @@ void *hak_malloc_slow(size_t size) {
 void hak_free_slow(void *p) {
     if (!p) return;
     unsigned kind = kind_checked(p, "free");
-    if (kind == HAK_SEG_SUPERSLAB) small_free(p, small_class_checked(p, "free"));
-    else hak_large_free(p, kind);
+    if (kind == HAK_SEG_SUPERSLAB) {
+        small_free(p, small_class_checked(p, "free"));
+    } else {
+        hak_prof_large_free(p, kind);
+        hak_large_free(p, kind);
+    }
     hak_purge_poll();
 }
 
@@ -198,7 +214,7 @@ HAK_EXPORT void hak_free(void *p) { hak_free_fast(p); }
 
 static size_t usable_size(void *p, const char *caller) {
     unsigned kind = kind_checked(p, caller);
-    if (kind != HAK_SEG_SUPERSLAB) return hak_large_usable(p, kind, caller);
+    if (kind != HAK_SEG_SUPERSLAB) return hak_prof_large_usable(p, kind, caller);
     unsigned cls = small_class_checked(p, caller);
     size_t asked = hak_checks_on() ? canary_size(p, cls) : SIZE_MAX;
     return asked != SIZE_MAX ? asked : hak_classes[cls].size; /* the canary is not usable */
@@ -213,7 +229,7 @@ HAK_EXPORT void *hak_calloc(size_t n, size_t size) {
     if (__builtin_mul_overflow(n, size, &total)) { errno = ENOMEM; return NULL; }
     if (total > HAK_SMALL_MAX) {
         hak_global_init();
-        return hak_large_alloc(total, 0, true); /* fresh mappings are already zero */
+        return large_alloc(total, 0, true); /* fresh mappings are already zero */
     }
     void *p = hak_malloc_fast(total);
     if (p) memset(p, 0, total);
@@ -237,9 +253,9 @@ HAK_EXPORT void *hak_realloc(void *p, size_t size) {
             if (asked != SIZE_MAX) old = asked;
         }
     } else {
-        void *q = hak_large_realloc(p, kind, size);
+        void *q = hak_prof_large_realloc(p, kind, size);
         if (q) return q;
-        old = hak_large_usable(p, kind, "realloc");
+        old = hak_prof_large_usable(p, kind, "realloc");
     }
     void *q = hak_malloc(size);
     if (!q) return NULL; /* p stays valid */
@@ -262,9 +278,9 @@ static void *aligned(size_t align, size_t size) {
     if (align <= 4096 && size <= HAK_SMALL_MAX) {
         unsigned cls = hak_size_class_aligned(size, align);
         if (cls != HAK_CLASS_NONE) p = small_alloc(cls);
-        else p = hak_large_alloc(size, align, false);
+        else p = large_alloc(size, align, false);
     } else {
-        p = hak_large_alloc(size, align, false);
+        p = large_alloc(size, align, false);
     }
     hak_purge_poll();
     return p;
@@ -320,9 +336,8 @@ static uint64_t thread_bytes(bool freed) {
     uint64_t bytes = freed ? hak_tls.large_freed : hak_tls.large_allocated;
     if (!h) return bytes;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-        const hak_bin_t *b = hak_bin(&hak_tls, c);
-        uint64_t blocks = freed ? b->in - (hak_load(&h->stats[c].refill_blocks) - h->thread_base_refill[c])
-                                : hak_bin_out(b) - (hak_load(&h->stats[c].flush_blocks) - h->thread_base_flush[c]);
+        uint64_t blocks = freed ? hak_cache_in(&hak_tls, c) - (hak_load(&h->stats[c].refill_blocks) - h->thread_base_refill[c])
+                                : hak_cache_out(&hak_tls, c) - (hak_load(&h->stats[c].flush_blocks) - h->thread_base_flush[c]);
         bytes += blocks * hak_classes[c].size;
     }
     return bytes;

@@ -32,6 +32,7 @@ typedef struct large_hdr {
     _Atomic int live;
     uint64_t freed_ms;
     struct large_hdr *next, *prev; /* cache list, newest first */
+    void *tag;               /* the heap profiler's sample, or NULL (prof_block.c) */
 } large_hdr_t;
 
 static pthread_mutex_t large_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -122,6 +123,7 @@ void *hak_large_alloc(size_t size, size_t align, bool zero) {
     }
     h->size = size;
     h->next = h->prev = NULL;
+    h->tag = NULL;
     atomic_store_explicit(&h->live, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&active_bytes, h->map_size, memory_order_relaxed);
@@ -163,6 +165,11 @@ size_t hak_large_usable(void *p, unsigned kind, const char *caller) {
         hak_fatal("%s(): pointer %p is a large block already freed", caller, p);
     return h->map_size - h->offset;
 }
+
+void *hak_large_tag(void *p, unsigned kind, const char *caller) {
+    return checked_hdr(p, kind, caller)->tag;
+}
+void hak_large_set_tag(void *p, unsigned kind, void *tag) { hdr_of(p, kind)->tag = tag; }
 
 /* Grows or shrinks the mapping of h to need bytes without copying; the block
  * may move.  Returns the new header, or NULL. */
@@ -213,6 +220,7 @@ void *hak_large_realloc(void *p, unsigned kind, size_t size) {
             if (c) {
                 memcpy(c->user, p, h->size < size ? h->size : size);
                 c->size = size;
+                c->tag = NULL;
                 atomic_store_explicit(&c->live, 1, memory_order_relaxed);
                 atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed);
                 atomic_fetch_add_explicit(&active_bytes, c->map_size, memory_order_relaxed);

@@ -9,6 +9,11 @@ void *hak_large_alloc(size_t size, size_t align, bool zero);
 void hak_large_free(void *p, unsigned kind);
 void *hak_large_realloc(void *p, unsigned kind, size_t size);
 size_t hak_large_usable(void *p, unsigned kind, const char *caller);
+/* A word the heap profiler keeps in a live block's header: NULL when the
+ * block is allocated; a realloc may keep or drop it (the profiler takes it
+ * off first). */
+void *hak_large_tag(void *p, unsigned kind, const char *caller);
+void hak_large_set_tag(void *p, unsigned kind, void *tag);
 /* Unmaps cached mappings freed at least delay_ms ago. Returns bytes. */
 size_t hak_large_cache_purge(uint64_t now_ms, uint64_t delay_ms);
 

@@ -8,6 +8,12 @@ HAK_SOURCES = \
 	src/os.c \
 	src/pagemap.c \
 	src/params.c \
+	src/path.c \
+	src/prof.c \
+	src/prof_block.c \
+	src/prof_sampler.c \
+	src/prof_table.c \
+	src/prof_unwind.c \
 	src/purge.c \
 	src/remote.c \
 	src/segmap.c \
@@ -25,7 +31,7 @@ HAK_SOURCES = \
 
 noinst_HEADERS = src/util.h src/size_class.h src/params.h src/os.h src/pagemap.h src/segmap.h \
 	src/superslab.h src/heap.h src/tcache.h src/init.h src/purge.h src/large.h src/stats.h \
-	src/stats_print.h
+	src/stats_print.h src/prof.h
 noinst_HEADERS += src/ctl.h
 
 libhakmem_la_SOURCES = $(HAK_SOURCES)
@@ -35,4 +41,5 @@ libhakmem_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -ftls-model=initial-exec 
 	-fno-plt -fno-semantic-interposition -fno-builtin-malloc -fno-builtin-free \
 	-fno-stack-protector
 libhakmem_la_LDFLAGS = -version-info 0:0:0 -Wl,-z,nodelete -Wl,-Bsymbolic-functions
-libhakmem_la_LIBADD = $(PTHREAD_LIBS)
+libhakmem_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
+libhakmem_la_LIBADD = $(PTHREAD_LIBS) $(LIBUNWIND_LIBS)

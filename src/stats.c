@@ -24,8 +24,7 @@ static void take_raw(hak_stats_snapshot_t *out) {
             const hak_class_stats_t *s = &h->stats[c];
             uint64_t in = hak_load(&h->dead_in[c]), out_ = hak_load(&h->dead_out[c]);
             if (h->tls) { /* a live thread's cache */
-                const hak_bin_t *bin = hak_bin(h->tls, c);
-                uint64_t tin = hak_load(&bin->in), tout = hak_load(&bin->limit) - hak_load(&bin->cap);
+                uint64_t tin = hak_cache_in(h->tls, c), tout = hak_cache_out(h->tls, c);
                 in += tin;
                 out_ += tout;
                 t->cached += tin - tout;

@@ -5,6 +5,7 @@ import sys
 
 from .common import PROG, HakprofError
 from .diff import cmd_diff
+from .heap import cmd_heap
 from .names import cmd_names
 from .plot import cmd_plot
 from .run import cmd_run
@@ -28,14 +29,20 @@ def parser():
     r.add_argument("--conf", metavar="NAME:VALUE", action="append", default=[],
                    help="extra HAKMEM_CONF setting, e.g. prefill.budget:4 (repeatable)")
     r.add_argument("--interval", metavar="MS", type=int, help="also dump every MS milliseconds")
+    r.add_argument("--heap", action="store_true",
+                   help="also profile the heap (prof.active): a heap profile per process at exit, "
+                        "FILE with .heap for .json (FILE.<pid>.heap for the children)")
+    r.add_argument("--sample-bytes", metavar="N", type=int,
+                   help="with --heap: mean bytes between samples (prof.sample_bytes, default 524288)")
     r.add_argument("--lib", metavar="PATH", help="libhakmem.so to preload")
     r.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("show", help="readable report of a dump",
-                       description="Totals, per-class table, large blocks and tunables of the last "
-                                   "snapshot of FILE (a hakprof run output or raw JSON Lines dumps). "
-                                   "overhead = (mapped - allocated) / mapped.")
+                       description="Where the resident memory goes (at the resident peak and in the "
+                                   "last snapshot), peak and over-time figures, then totals, per-class "
+                                   "table, large blocks and tunables of the last snapshot of FILE (a "
+                                   "hakprof run output or raw JSON Lines dumps).")
     s.add_argument("file", metavar="FILE")
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.add_argument("--pid", type=int, help="process to show (default: the command itself)")
@@ -58,6 +65,26 @@ def parser():
     pl.add_argument("--pid", type=int, help="process to plot (default: the command itself)")
     pl.add_argument("--no-png", action="store_true", help="do not convert to PNG")
     pl.set_defaults(func=cmd_plot)
+
+    h = sub.add_parser("heap", help="top allocation sites of a heap profile",
+                       description="The allocation sites of a heap profile (prof.dump, or hakprof run "
+                                   "--heap), symbolized with addr2line: in-use bytes and blocks by "
+                                   "default, with the share of each and the cumulative share.  The site "
+                                   "is the function that called malloc (allocation wrappers such as "
+                                   "operator new and strdup are looked through).",
+                       epilog="Estimates: each line of samples is scaled by 1 / (1 - exp(-size / "
+                              "sample_bytes)), as pprof does.")
+    h.add_argument("files", nargs="+", metavar="FILE")
+    h.add_argument("--alloc", action="store_true", help="all allocations ever, not the blocks in use")
+    h.add_argument("--diff", action="store_true", help="growth from profile A to profile B (hakprof heap --diff A B)")
+    h.add_argument("--svg", metavar="OUT.svg", help="write a flame graph (and a PNG beside it)")
+    h.add_argument("--no-png", action="store_true", help="with --svg: no PNG")
+    h.add_argument("--top", type=int, default=20, metavar="N", help="sites listed (default 20)")
+    h.add_argument("--stacks", type=int, default=0, metavar="N", help="under each site, N of its callers")
+    h.add_argument("--keep-wrappers", action="store_true",
+                   help="report allocation wrappers (operator new, strdup, ...) as sites")
+    h.add_argument("--json", action="store_true", help="as JSON")
+    h.set_defaults(func=cmd_heap)
 
     n = sub.add_parser("names", help="list the control tree",
                        description="Every node of hakmem's control tree under PREFIX: name, type, "

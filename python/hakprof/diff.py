@@ -1,5 +1,6 @@
 """hakprof diff: two dumps side by side."""
 
+from . import memory
 from .common import change, fmt_pct, show_val, table
 from .dumps import GLOBAL_KEYS, class_derived, load, totals
 
@@ -18,9 +19,18 @@ def cmd_diff(a):
     ta, tb = totals(sa), totals(sb)
     print("Totals")
     rows = []
-    for k in GLOBAL_KEYS + ["rss", "overhead_pct"]:
+    for k in GLOBAL_KEYS + ["rss"]:
         va, vb = ta.get(k), tb.get(k)
         rows.append([k, show_val(va), show_val(vb), *change(va, vb)])
+    # over the whole run, not the last snapshot: the peak and what was live then
+    fa, fb = (memory.figures(p["processes"][0]["snapshots"]) for p in (pa, pb))
+    for k in ("resident_peak", "live_at_peak"):
+        rows.append([k.replace("_", " "), show_val(fa[k]), show_val(fb[k]), *change(fa[k], fb[k])])
+    ka, kb = (memory.breakdown(memory.peak_snapshot(p["processes"][0]["snapshots"])) or {} for p in (pa, pb))
+    for k in memory.PARTS:
+        if k in ka or k in kb:
+            rows.append([f"memory.{k} at peak", show_val(ka.get(k)), show_val(kb.get(k)),
+                         *change(ka.get(k), kb.get(k))])
     for k in sorted(set(sa.get("large", {})) | set(sb.get("large", {}))):
         va, vb = sa.get("large", {}).get(k), sb.get("large", {}).get(k)
         rows.append(["large." + k, show_val(va), show_val(vb), *change(va, vb)])

@@ -94,13 +94,9 @@ def class_derived(c):
 
 
 def totals(s):
-    """Global numbers of a snapshot, with the derived overhead.
-    overhead_pct = (mapped - allocated) / mapped: the share of the memory
-    hakmem has mapped that holds no live block (free blocks, slab tails,
-    caches, metadata, pooled SuperSlabs)."""
+    """Global numbers of a snapshot, with the OS's RSS as "rss"."""
     st = dict(s["stats"])
     st["rss"] = s.get("rss", st.get("resident"))
-    st["overhead_pct"] = pct(st.get("mapped", 0) - st.get("allocated", 0), st.get("mapped", 0))
     return st
 
 

@@ -2,6 +2,7 @@
 
 import json
 
+from . import memory
 from .common import fmt_pct, human, table
 from .dumps import (BYTE_KEYS, GLOBAL_KEYS, capacities, class_derived, load, overall_hits,
                     pick_process, plain_tunables, totals)
@@ -27,6 +28,8 @@ def cmd_show(a):
                "pid": proc["pid"], "processes": [p["pid"] for p in prof["processes"]],
                "snapshots": len(snaps), "version": s.get("version"), "uptime_ms": s.get("uptime_ms"),
                "totals": tot, "resident_peak": max(x["stats"].get("resident", 0) for x in snaps),
+               "memory": {"peak": memory.breakdown(memory.peak_snapshot(snaps)),
+                          "last": memory.breakdown(s), "figures": memory.figures(snaps)},
                "cache_hit_pct": ch, "warm_pool_hit_pct": wh, "classes": classes,
                "large": s.get("large"), "tunables": s.get("tunables"), "config": s.get("config")}
         print(json.dumps(out, indent=2))
@@ -39,6 +42,8 @@ def cmd_show(a):
           f"showing the last (at {s.get('uptime_ms', 0) / 1000:.3f} s)"
           + (f"; other processes in the file: {', '.join(others)} (--pid)" if others else ""))
     print()
+    print(memory.report(snaps))
+    print()
     print("Totals")
     rows = []
     for k in GLOBAL_KEYS + ["rss"]:
@@ -49,7 +54,6 @@ def cmd_show(a):
     if len(snaps) > 1:
         peak = max(x["stats"].get("resident", 0) for x in snaps)
         rows.append(["resident peak", str(peak), human(peak)])
-    rows.append(["overhead", fmt_pct(tot["overhead_pct"]), "(mapped - allocated) / mapped"])
     ch, wh = overall_hits(s)
     rows.append(["cache hit", fmt_pct(ch), "mallocs served by the thread cache"])
     rows.append(["warm-pool hit", fmt_pct(wh), "warm-pool hits / (hits + misses)"])

@@ -1,9 +1,12 @@
 """A small SVG writer, axis helpers, and the PNG conversion."""
 
 import math
+import os
 import shutil
 import subprocess
 from xml.sax.saxutils import escape as xml_escape
+
+from .common import HakprofError, warn
 
 
 class Svg:
@@ -32,6 +35,11 @@ class Svg:
     def polyline(self, pts, color, width=2):
         p = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
         self.add(f'<polyline points="{p}" fill="none" stroke="{color}" stroke-width="{width}"/>')
+
+    def polygon(self, pts, color, title=None):
+        t = f"<title>{xml_escape(title)}</title>" if title else ""
+        p = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+        self.add(f'<polygon points="{p}" fill="{color}" stroke="none">{t}</polygon>')
 
     def circle(self, x, y, r, color):
         self.add(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{color}"/>')
@@ -95,3 +103,37 @@ def find_converter():
         except (OSError, subprocess.SubprocessError):
             pass
     return None
+
+
+def fit_text(s, chars):
+    """s cut to at most chars characters (an ellipsis marks the cut); "" if
+    not even three fit."""
+    chars = int(chars)
+    if len(s) <= chars:
+        return s
+    return s[:chars - 1] + "\u2026" if chars >= 3 else ""
+
+
+def write_svg(out, text, png=True):
+    """Writes OUT.svg (out, or out with .svg for its extension) and, if a
+    converter is there, the PNG beside it; says what it wrote."""
+    svg_path = out if out.endswith(".svg") else os.path.splitext(out)[0] + ".svg"
+    try:
+        with open(svg_path, "w") as f:
+            f.write(text)
+    except OSError as e:
+        raise HakprofError(f"cannot write {svg_path}: {e.strerror}")
+    print(f"wrote {svg_path}")
+    if not png:
+        return
+    png_path = out if out.endswith(".png") else os.path.splitext(svg_path)[0] + ".png"
+    conv = find_converter()
+    if not conv:
+        print("no PNG: neither rsvg-convert nor ImageMagick's convert was found")
+        return
+    name, argv = conv
+    r = subprocess.run(argv(svg_path, png_path), capture_output=True, text=True)
+    if r.returncode != 0:
+        warn(f"{name} failed: {r.stderr.strip()}; the SVG is fine")
+    else:
+        print(f"wrote {png_path} ({name})")

@@ -57,8 +57,9 @@ def parser():
     d.set_defaults(func=cmd_diff)
 
     pl = sub.add_parser("plot", help="SVG (and PNG) charts of a dump",
-                        description="Per-class allocation counts and hit rates; for a series of "
-                                    "snapshots also memory and hit rates over time.  Writes "
+                        description="Where the resident memory goes (stacked, over time for a "
+                                    "series), per-class allocation counts and hit rates; for a series "
+                                    "also memory and hit rates over time.  Writes "
                                     "OUT.svg, and OUT.png when rsvg-convert or ImageMagick is there.")
     pl.add_argument("file", metavar="FILE")
     pl.add_argument("-o", "--output", metavar="OUT.svg", required=True)

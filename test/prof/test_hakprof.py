@@ -100,6 +100,12 @@ class TmpDirCase(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.tmp, name)
 
+    def write(self, name, text):
+        """A file of the case's directory with text in it; its path."""
+        with open(self.path(name), "w") as f:
+            f.write(text)
+        return self.path(name)
+
 
 class PrinterTest(unittest.TestCase):
     @classmethod

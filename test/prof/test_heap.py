@@ -332,19 +332,12 @@ class HakprofHeapTest(Case):
 
     def test_errors(self):
         missing = self.path("missing.heap")
-        garbage = self.path("garbage.heap")
-        with open(garbage, "w") as fh:
-            fh.write("hello\n")
-        bad_line = self.path("badline.heap")
-        with open(bad_line, "w") as fh:
-            fh.write("heap profile: 1: 64 [1: 64] @ heap_v2/4096\n1: 64 [1 64] @ 0x1234\n\nMAPPED_LIBRARIES:\n")
-        cut = self.path("cut.heap")
-        with open(cut, "w") as fh:
-            fh.write("heap profile: 1: 64 [1: 64] @ heap_v2/4096\n1: 64 [1: 64] @ 0x1234\n")
-        nobin = self.path("nobin.heap")
-        with open(nobin, "w") as fh:
-            fh.write("heap profile: 1: 64 [1: 64] @ heap_v2/4096\n1: 64 [1: 64] @ 0x401234 0x401300\n\n"
-                     "MAPPED_LIBRARIES:\n00400000-00500000 r-xp 00000000 08:01 1234 /no/such/binary\n")
+        head = "heap profile: 1: 64 [1: 64] @ heap_v2/4096\n"
+        garbage = self.write("garbage.heap", "hello\n")
+        bad_line = self.write("badline.heap", head + "1: 64 [1 64] @ 0x1234\n\nMAPPED_LIBRARIES:\n")
+        cut = self.write("cut.heap", head + "1: 64 [1: 64] @ 0x1234\n")
+        nobin = self.write("nobin.heap", head + "1: 64 [1: 64] @ 0x401234 0x401300\n\nMAPPED_LIBRARIES:\n"
+                           "00400000-00500000 r-xp 00000000 08:01 1234 /no/such/binary\n")
         for f, msg in ((missing, "cannot read"), (garbage, "not a heap profile"), (bad_line, "malformed line"),
                        (cut, "no MAPPED_LIBRARIES"), (nobin, "cannot symbolize")):
             for extra in ([], ["--alloc"], ["--svg", self.path("x.svg")]):

@@ -46,3 +46,14 @@ void hak_fatal(const char *fmt, ...) {
     abort();
 }
 void hak_assert_fail(const char *what, const char *file, int line) { hak_fatal("%s %s:%d", what, file, line); }
+
+/* The heap profiler's control (prof.c): values kept, nothing sampled. */
+#include "prof.h"
+uint8_t hak_prof_sampling;
+uint64_t hak_prof_rate = HAK_PROF_RATE_DEFAULT;
+int hak_prof_set_active(bool on) { hak_prof_sampling = on; return 0; }
+int hak_prof_set_rate(uint64_t bytes) { hak_prof_rate = bytes; return 0; }
+bool hak_prof_path_ok(const char *pattern) { return pattern[0] != 0; }
+int hak_prof_dump(void) { return 0; }
+void hak_prof_counts(hak_prof_counts_t *out) { memset(out, 0, sizeof *out); }
+const char *hak_prof_unwinder(void) { return "none"; }

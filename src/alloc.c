@@ -6,6 +6,7 @@
 #include "init.h"
 #include "large.h"
 #include "params.h"
+#include "prof.h"
 #include "purge.h"
 #include "stats.h"
 #include <hakmem.h>
@@ -20,34 +21,31 @@
 static HAK_NOINLINE void *small_alloc(unsigned cls) {
     hak_bin_t *b = hak_bin(&hak_tls, cls);
     void *p = b->head;
-    if (p == HAK_CACHE_END) {
-        if (unlikely(hak_tls.state != HAK_THREAD_ACTIVE)) {
-            if (hak_tls.state == HAK_THREAD_DEAD) {
-                p = hak_dead_thread_alloc(cls);
-                if (!p) errno = ENOMEM;
-                return p;
-            }
-            if (!hak_thread_init()) { errno = ENOMEM; return NULL; }
-            p = b->head; /* the heap's last thread may have left blocks */
+    if (p == HAK_CACHE_END && unlikely(hak_tls.state != HAK_THREAD_ACTIVE)) {
+        if (hak_tls.state == HAK_THREAD_DEAD) {
+            p = hak_dead_thread_alloc(cls);
+            if (!p) errno = ENOMEM;
+            return p;
         }
-        heap_t *h = hak_tls.heap;
-        if (unlikely(__atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != h->params_epoch))
-            hak_heap_apply_params(h);
+        if (!hak_thread_init()) { errno = ENOMEM; return NULL; }
+        p = b->head; /* the heap's last thread may have left blocks */
+    }
+    heap_t *h = hak_tls.heap;
+    if (unlikely(__atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != h->params_epoch))
+        hak_heap_apply_params(h);
+    /* sampling: mallocs come from the alloc bins (tcache.h) */
+    if (hak_prof_wanted() && hak_prof_thread_sync()) return hak_prof_small_alloc(cls);
+    if (p == HAK_CACHE_END) {
         if (unlikely(hak_tls.cap[cls] < hak_tls.full_cap[cls])) hak_bin_set_cap(&hak_tls, cls, hak_tls.full_cap[cls]);
-        if (p == HAK_CACHE_END) {
-            /* refill_count blocks, no more than the cache has room for */
-            uint32_t count = hak_bin_count(&hak_tls, cls), cap = hak_tls.cap[cls];
-            uint32_t want = hak_min(hak_load(&hak_params.refill_count), count < cap ? cap - count : 0);
-            if ((p = hak_refill(h, b, cls, want)) == NULL) {
-                errno = ENOMEM;
-                return NULL;
-            }
+        /* refill_count blocks, no more than the cache has room for */
+        uint32_t count = hak_bin_count(&hak_tls, cls), cap = hak_tls.cap[cls];
+        uint32_t want = hak_min(hak_load(&hak_params.refill_count), count < cap ? cap - count : 0);
+        if ((p = hak_refill(h, b, cls, want)) == NULL) {
+            errno = ENOMEM;
+            return NULL;
         }
     }
-    void *next = hak_cache_next(p);
-    if (unlikely(hak_cache_link_bad(next))) hak_cache_link_corrupt(p);
-    b->head = next;
-    hak_bin_took(b, 1);
+    hak_bin_pop(b, p);
     if (unlikely(hak_checks_on()))
         ((uint64_t *)p)[1] = 0; /* no longer "all junk": see check_free_fully */
     return p;
@@ -127,9 +125,14 @@ static void canary_check(void *p, unsigned cls) {
 /* debug.checks, at every free: p is not already free (in this thread's cache,
  * in its slab, or still junk-filled since its last free, whichever thread
  * freed it), its canary is intact; then it is junk-filled. */
-static void check_free_fully(const hak_bin_t *b, void *p, unsigned cls) {
-    for (void *q = b->head; q != HAK_CACHE_END; q = hak_cache_next(q))
+static void check_not_in_list(const void *head, void *p, unsigned cls) {
+    for (const void *q = head; q != HAK_CACHE_END; q = hak_cache_next(q))
         if (q == p) report_double_free(p, cls);
+}
+
+static void check_free_fully(const hak_bin_t *b, void *p, unsigned cls) {
+    check_not_in_list(b->head, p, cls);
+    check_not_in_list(hak_alloc_bin(&hak_tls, cls)->head, p, cls); /* profiling (tcache.h) */
     check_not_in_slab(hak_tls.heap, p, cls);
     size_t size = hak_classes[cls].size, i = sizeof(void *);
     while (i < size && ((unsigned char *)p)[i] == HAK_JUNK) i++;
@@ -143,10 +146,10 @@ static void check_free_fully(const hak_bin_t *b, void *p, unsigned cls) {
  * of another thread's slabs). */
 static void overflow(hak_bin_t *b, unsigned cls, uint32_t count) {
     hak_tls_t *t = &hak_tls;
-    bool free_only = hak_bin_out(t, cls) == t->overflow_out[cls];
+    bool free_only = hak_cache_out(t, cls) == t->overflow_out[cls];
     hak_flush(t->heap, b, cls, free_only ? count : count - t->cap[cls] / 2);
     if (free_only && t->cap[cls] > HAK_FREE_ONLY_CAP) hak_bin_set_cap(t, cls, HAK_FREE_ONLY_CAP);
-    t->overflow_out[cls] = hak_bin_out(t, cls);
+    t->overflow_out[cls] = hak_cache_out(t, cls);
     hak_heap_poll(t->heap); /* a thread that only frees gives pages back too */
 }
 
@@ -177,6 +180,13 @@ static HAK_COLD void reclaim(void) {
     errno = saved;
 }
 
+/* Large blocks, counted by the heap profiler when it samples. */
+static void *large_alloc(size_t size, size_t align, bool zero) {
+    void *p = hak_large_alloc(size, align, zero);
+    if (p && hak_prof_wanted()) hak_prof_large_alloced(p);
+    return p;
+}
+
 static void *malloc_once(size_t size) {
     void *p;
     if (unlikely(hak_checks_on()) && size <= HAK_SMALL_MAX - HAK_CANARY_ROOM) {
@@ -187,7 +197,7 @@ static void *malloc_once(size_t size) {
     } else if (size <= HAK_SMALL_MAX) {
         p = small_alloc(hak_size_class(size));
     } else {
-        p = hak_large_alloc(size, 0, false);
+        p = large_alloc(size, 0, false);
     }
     return p;
 }
@@ -203,8 +213,12 @@ void *hak_malloc_slow(size_t size) {
 void hak_free_slow(void *p) {
     if (!p) return;
     slab_t *s = slab_lookup(p);
-    if (s) small_free(p, block_checked(s, p, "free"));
-    else hak_large_free(p);
+    if (s) {
+        small_free(p, block_checked(s, p, "free"));
+    } else {
+        hak_prof_large_free(p);
+        hak_large_free(p);
+    }
     hak_purge_poll();
 }
 
@@ -215,7 +229,7 @@ HAK_EXPORT void hak_free(void *p) { hak_free_fast(p); }
 
 static size_t usable_size(void *p, const char *caller) {
     slab_t *s = slab_lookup(p);
-    if (!s) return hak_large_usable(p, caller);
+    if (!s) return hak_prof_large_usable(p, caller);
     unsigned cls = block_checked(s, p, caller);
     size_t asked = hak_checks_on() ? canary_size(p, cls) : SIZE_MAX;
     return asked != SIZE_MAX ? asked : hak_classes[cls].size; /* the canary is not usable */
@@ -230,8 +244,8 @@ HAK_EXPORT void *hak_calloc(size_t n, size_t size) {
     if (__builtin_mul_overflow(n, size, &total)) { errno = ENOMEM; return NULL; }
     if (total > HAK_SMALL_MAX) {
         hak_global_init();
-        void *p = hak_large_alloc(total, 0, true); /* fresh mappings are already zero */
-        if (unlikely(!p) && total <= RECLAIM_MAX) reclaim(), p = hak_large_alloc(total, 0, true);
+        void *p = large_alloc(total, 0, true); /* fresh mappings are already zero */
+        if (unlikely(!p) && total <= RECLAIM_MAX) reclaim(), p = large_alloc(total, 0, true);
         return p;
     }
     void *p = hak_malloc_fast(total);
@@ -256,9 +270,9 @@ HAK_EXPORT void *hak_realloc(void *p, size_t size) {
             if (asked != SIZE_MAX) old = asked;
         }
     } else {
-        void *q = hak_large_realloc(p, size);
+        void *q = hak_prof_large_realloc(p, size);
         if (q) return q;
-        old = hak_large_usable(p, "realloc");
+        old = hak_prof_large_usable(p, "realloc");
     }
     void *q = hak_malloc(size);
     if (!q) return NULL; /* p stays valid */
@@ -278,7 +292,7 @@ static void *aligned_once(size_t align, size_t size) {
         unsigned cls = hak_size_class_aligned(size, align);
         if (cls != HAK_CLASS_NONE) return small_alloc(cls);
     }
-    return hak_large_alloc(size, align, false);
+    return large_alloc(size, align, false);
 }
 
 static void *aligned(size_t align, size_t size) {
@@ -341,9 +355,8 @@ static uint64_t thread_bytes(bool freed) {
     uint64_t bytes = freed ? hak_tls.large_freed : hak_tls.large_allocated;
     if (!h) return bytes;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-        const hak_bin_t *b = hak_bin(&hak_tls, c);
-        uint64_t blocks = freed ? b->in - (hak_load(&h->stats[c].refill_blocks) - h->thread_base_refill[c])
-                                : hak_bin_out(&hak_tls, c) - (hak_load(&h->stats[c].flush_blocks) - h->thread_base_flush[c]);
+        uint64_t blocks = freed ? hak_cache_in(&hak_tls, c) - (hak_load(&h->stats[c].refill_blocks) - h->thread_base_refill[c])
+                                : hak_cache_out(&hak_tls, c) - (hak_load(&h->stats[c].flush_blocks) - h->thread_base_flush[c]);
         bytes += blocks * hak_classes[c].size;
     }
     return bytes;

@@ -62,6 +62,7 @@ static void header(hak_chunk_t *c, size_t n, unsigned kind, bool dirty) {
     c->next = c->prev = NULL;
     c->user = NULL;
     c->size = 0;
+    c->tag = NULL;
 }
 
 /* A free neighbour: the run holding the chunk at p, if free and ending (or

@@ -33,6 +33,7 @@ typedef struct hak_chunk {
     /* a huge block */
     char *user;                      /* the block */
     size_t size;                     /* bytes asked for */
+    void *tag;                       /* the heap profiler's sample, or NULL */
 } hak_chunk_t;
 
 static inline char *hak_chunk_end(const hak_chunk_t *c) {

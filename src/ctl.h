@@ -61,6 +61,14 @@ struct hak_ctl_print_conf {
 };
 extern struct hak_ctl_print_conf hak_ctl_print_conf;
 
+/* prof.path and prof.dump_at_exit, kept the same way for the profiler's
+ * dumps (prof.c). */
+struct hak_ctl_prof_conf {
+    uint32_t dump_at_exit;
+    const char *path;      /* never NULL; checked by hak_prof_path_ok when written */
+};
+extern struct hak_ctl_prof_conf hak_ctl_prof_conf;
+
 /* HAKMEM_CONF="name:value,name:value": conf.c.  hak_conf_apply_env is
  * called once by the library constructor; hak_conf_apply parses a string
  * (separate for tests and fuzzing).  Each bad entry prints one line. */

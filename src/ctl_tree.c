@@ -5,6 +5,7 @@
 #include <string.h>
 #include "ctl.h"
 #include "params.h"
+#include "prof.h"
 #include "stats.h"
 #include "pagemap.h"
 #include "superslab.h"
@@ -102,6 +103,39 @@ static int set_print_path(unsigned i, const hak_ctl_val_t *v) {
                         &print_path_next, v->s);
 }
 
+/* prof.*: the heap profiler (prof.c) */
+struct hak_ctl_prof_conf hak_ctl_prof_conf = {.dump_at_exit = 0, .path = "hakmem.%p.heap"};
+static char prof_path_buf[4][HAK_CTL_STR_MAX];
+static unsigned prof_path_next;
+static void get_prof_active(unsigned i, hak_ctl_val_t *v) { v->u = hak_load(&hak_prof_sampling); }
+static int set_prof_active(unsigned i, const hak_ctl_val_t *v) { return hak_prof_set_active(v->u != 0); }
+static void get_prof_rate(unsigned i, hak_ctl_val_t *v) { v->u = hak_load(&hak_prof_rate); }
+static int set_prof_rate(unsigned i, const hak_ctl_val_t *v) { return hak_prof_set_rate(v->u); }
+static void get_prof_path(unsigned i, hak_ctl_val_t *v) { v->s = hak_load(&hak_ctl_prof_conf.path); }
+static int set_prof_path(unsigned i, const hak_ctl_val_t *v) {
+    if (!hak_prof_path_ok(v->s)) return EINVAL;
+    return store_string(&hak_ctl_prof_conf.path, &prof_path_buf[0][0], sizeof prof_path_buf[0],
+                        &prof_path_next, v->s);
+}
+static void get_prof_at_exit(unsigned i, hak_ctl_val_t *v) { v->u = hak_load(&hak_ctl_prof_conf.dump_at_exit); }
+static int set_prof_at_exit(unsigned i, const hak_ctl_val_t *v) {
+    hak_store(&hak_ctl_prof_conf.dump_at_exit, (uint32_t)v->u);
+    return 0;
+}
+static int act_prof_dump(unsigned i, const hak_ctl_val_t *v) { return hak_prof_dump(); }
+static void get_prof_unwinder(unsigned i, hak_ctl_val_t *v) { v->s = hak_prof_unwinder(); }
+static void get_prof_count(unsigned i, hak_ctl_val_t *v, size_t off) {
+    hak_prof_counts_t c;
+    hak_prof_counts(&c);
+    memcpy(&v->u, (const char *)&c + off, sizeof v->u);
+}
+#define PROF_COUNT(f) \
+    static void get_prof_##f(unsigned i, hak_ctl_val_t *v) { get_prof_count(i, v, offsetof(hak_prof_counts_t, f)); }
+PROF_COUNT(samples)
+PROF_COUNT(live)
+PROF_COUNT(stacks)
+PROF_COUNT(memory)
+
 static int act_flush(unsigned i, const hak_ctl_val_t *v) { hak_thread_cache_flush(); return 0; }
 /* debug.checks: the calling thread checks from its next free on; the
  * others from their next refill, like any tunable */
@@ -181,6 +215,24 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
           "most bytes hakmem maps; 0 = no limit"),
     FUNC_RW("debug.checks", B, 0, 0, 1, get_checks, set_checks, "true/false", "config.debug",
           "check every free fully (double free, junk fill); thread caches are off meanwhile"),
+
+    /* the heap profiler */
+    FUNC_RW("prof.active", B, 0, 0, 1, get_prof_active, set_prof_active, "true/false", "false",
+            "sample allocations with their call stacks (heap profiling)"),
+    FUNC_RW("prof.sample_bytes", SZ, 0, 1, HAK_PROF_RATE_MAX, get_prof_rate, set_prof_rate, "1..2^40",
+            "524288", "mean bytes allocated between two samples (exponential intervals)"),
+    FUNC_RW("prof.path", STR, 0, 0, 0, get_prof_path, set_prof_path,
+            "a file in a writable directory; %p pid, %n dump number", "hakmem.%p.heap",
+            "file the heap profile is written to (legacy pprof heap format)"),
+    ACTION("prof.dump", act_prof_dump, "write the heap profile to prof.path now"),
+    FUNC_RW("prof.dump_at_exit", B, 0, 0, 1, get_prof_at_exit, set_prof_at_exit, "true/false", "false",
+            "write the heap profile to prof.path when the program exits"),
+    FUNC_RO("prof.samples", U64, 0, get_prof_samples, "", "samples taken so far"),
+    FUNC_RO("prof.samples_live", U64, 0, get_prof_live, "", "sampled blocks not freed yet"),
+    FUNC_RO("prof.stacks", U64, 0, get_prof_stacks, "", "distinct call stacks sampled"),
+    FUNC_RO("prof.memory", U64, 0, get_prof_memory, "", "bytes the profiler's records use"),
+    FUNC_RO("prof.unwinder", STR, 0, get_prof_unwinder, "",
+            "how stacks are taken: libunwind, libgcc, or none (prof.active then fails)"),
 
     /* the calling thread */
 #if HAK_STATS

@@ -95,17 +95,21 @@ static void thread_exit(void *arg) {
     if (!h || hak_tls.heap != h) return;
     bool stash = hak_load(&hak_params.background_thread) != 0; /* else nobody would flush it */
     if (!stash) hak_tcache_flush_all(h);
+    else hak_tcache_flush_alloc_bins(h); /* only the free bins are stashed */
     pthread_mutex_lock(&hak_heaps_lock);
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
-        hak_bin_t *b = hak_bin(&hak_tls, cls);
-        hak_bump(&h->dead_in[cls], b->in);
-        hak_bump(&h->dead_out[cls], hak_bin_out(&hak_tls, cls));
+        hak_bin_t *b = hak_bin(&hak_tls, cls), *a = hak_alloc_bin(&hak_tls, cls);
+        hak_bump(&h->dead_in[cls], hak_cache_in(&hak_tls, cls));
+        hak_bump(&h->dead_out[cls], hak_cache_out(&hak_tls, cls));
         h->stash_n[cls] = hak_bin_count(&hak_tls, cls);
         h->stash[cls] = b->head;
         b->head = HAK_CACHE_END;
         hak_store(&hak_tls.cap[cls], 0);
         hak_store(&b->in, 0);
         hak_store(&b->limit, 0);
+        hak_store(&hak_tls.alloc_cap[cls], 0);
+        hak_store(&a->in, 0);
+        hak_store(&a->limit, 0);
     }
     h->tls = NULL;
     h->abandoned_ms = hak_now_ms();
@@ -115,6 +119,8 @@ static void thread_exit(void *arg) {
     pthread_mutex_unlock(&hak_heaps_lock);
     hak_tls.heap = NULL;
     hak_tls.state = HAK_THREAD_DEAD;
+    hak_tls.prof_mode = 0; /* its alloc bins are gone */
+    hak_tls.prof_epoch = 0;
 }
 
 void hak_global_key_create(void) {

@@ -79,6 +79,8 @@ void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want);
 /* Sends the first n blocks of bin home to their slabs. */
 void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n);
 void hak_tcache_flush_all(heap_t *h);
+void hak_tcache_flush_alloc_bins(heap_t *h); /* the profiler's alloc bins only */
+void hak_tcache_flush_alloc_bins(heap_t *h); /* the profiler's alloc bins only */
 
 /* warm_pool.c */
 void hak_warm_push(heap_t *h, slab_t *s);

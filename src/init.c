@@ -6,6 +6,7 @@
 #include "page_pool.h"
 #include "os.h"
 #include "pagemap.h"
+#include "prof.h"
 #include "purge.h"
 #include "stats_print.h"
 #include <string.h>
@@ -34,6 +35,7 @@ void hak_global_init_slow(void) {
 
 static void fork_prepare(void) {
     hak_ctl_fork_prepare(); /* before the heaps': hakctl takes snapshots */
+    hak_prof_fork_prepare();
     hak_purge_fork_prepare();
     hak_heaps_fork_prepare();
     hak_page_pool_fork_prepare();
@@ -49,6 +51,7 @@ static void fork_parent(void) {
     hak_page_pool_fork_parent();
     hak_heaps_fork_parent();
     hak_purge_fork_parent();
+    hak_prof_fork_parent();
     hak_ctl_fork_parent();
 }
 
@@ -59,6 +62,7 @@ static void fork_child(void) {
     hak_page_pool_fork_child();
     hak_heaps_fork_child();
     hak_purge_fork_child();
+    hak_prof_fork_child();
     hak_ctl_fork_child();
 }
 
@@ -67,4 +71,5 @@ __attribute__((constructor(101))) static void hak_constructor(void) {
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     hak_conf_apply_env();
     hak_stats_print_init(); /* at-exit and periodic dumps (stats.print_*) */
+    hak_prof_init();        /* the heap profile at exit (prof.dump_at_exit) */
 }

@@ -185,6 +185,19 @@ size_t hak_large_usable(void *p, const char *caller) {
     return pages_bytes(c ? c->size : r->size);
 }
 
+void *hak_large_tag(void *p, const char *caller) {
+    hak_chunk_t *c;
+    slab_t *r = classify(p, &c, caller);
+    return c ? c->tag : r->tag;
+}
+
+void hak_large_set_tag(void *p, void *tag) {
+    hak_chunk_t *c;
+    slab_t *r = classify(p, &c, "free");
+    if (c) c->tag = tag;
+    else r->tag = tag;
+}
+
 void *hak_large_realloc(void *p, size_t size) {
     hak_chunk_t *c;
     slab_t *r = classify(p, &c, "realloc");

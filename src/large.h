@@ -17,6 +17,11 @@ void hak_large_free(void *p);
 void *hak_large_realloc(void *p, size_t size);
 /* The usable size of large block p; anything else is reported for caller. */
 size_t hak_large_usable(void *p, const char *caller);
+/* A word the heap profiler keeps with a live large block: NULL when the
+ * block is allocated; a realloc may keep or drop it (the profiler takes it
+ * off first). */
+void *hak_large_tag(void *p, const char *caller);
+void hak_large_set_tag(void *p, void *tag);
 
 typedef struct hak_large_totals {
     uint64_t allocs, frees, active, active_bytes, cached, cached_bytes;

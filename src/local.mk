@@ -9,6 +9,12 @@ HAK_SOURCES = \
 	src/os.c \
 	src/pagemap.c \
 	src/params.c \
+	src/path.c \
+	src/prof.c \
+	src/prof_block.c \
+	src/prof_sampler.c \
+	src/prof_table.c \
+	src/prof_unwind.c \
 	src/purge.c \
 	src/remote.c \
 	src/slab_purge.c \
@@ -27,7 +33,7 @@ HAK_SOURCES = \
 
 noinst_HEADERS = src/util.h src/size_class.h src/params.h src/os.h src/pagemap.h \
 	src/superslab.h src/heap.h src/tcache.h src/init.h src/purge.h src/large.h src/stats.h \
-	src/stats_print.h
+	src/stats_print.h src/prof.h
 noinst_HEADERS += src/ctl.h src/chunk.h src/decay.h src/page_pool.h
 
 libhakmem_la_SOURCES = $(HAK_SOURCES)
@@ -37,4 +43,5 @@ libhakmem_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -ftls-model=initial-exec 
 	-fno-plt -fno-semantic-interposition -fno-builtin-malloc -fno-builtin-free \
 	-fno-stack-protector
 libhakmem_la_LDFLAGS = -version-info 0:0:0 -Wl,-z,nodelete -Wl,-Bsymbolic-functions
-libhakmem_la_LIBADD = $(PTHREAD_LIBS)
+libhakmem_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
+libhakmem_la_LIBADD = $(PTHREAD_LIBS) $(LIBUNWIND_LIBS)

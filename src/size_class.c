@@ -64,7 +64,7 @@ const hak_class_info_t hak_classes[HAK_NCLASSES] = {
 /* The bin offset of every size 0..1024 (size_class.h), indexed by the size
  * itself: B(n) is the bin of class n - 1. */
 #define B(n) ((n) * HAK_BIN_BYTES)
-const uint16_t hak_tiny_bin_offset[HAK_TINY_MAX + 1] = {
+uint16_t hak_tiny_bin_offset[HAK_TINY_MAX + 1] = {
     B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),
     B(1),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),
     B(2),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),

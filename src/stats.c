@@ -29,8 +29,7 @@ static void take_raw(hak_stats_snapshot_t *out) {
             carved[c] += hak_load(&s->carved);
             kept[c] += hak_load(&h->warm_empty[c]);
             if (h->tls) { /* a live thread's cache */
-                const hak_bin_t *bin = hak_bin(h->tls, c);
-                uint64_t tin = hak_load(&bin->in), tout = hak_load(&bin->limit) - hak_load(&h->tls->cap[c]);
+                uint64_t tin = hak_cache_in(h->tls, c), tout = hak_cache_out(h->tls, c);
                 in += tin;
                 out_ += tout;
                 t->cached += tin - tout;

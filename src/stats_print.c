@@ -421,22 +421,6 @@ static void fd_cb(void *opaque, const char *text) {
     }
 }
 
-/* path with "%p" replaced by the pid and "%%" by '%'. */
-static bool expand_path(char *out, size_t len, const char *path) {
-    size_t at = 0;
-    for (const char *p = path; *p; p++) {
-        char piece[24] = {*p, 0};
-        if (p[0] == '%' && p[1] == 'p') hak_snprintf(piece, sizeof piece, "%d", (int)getpid()), p++;
-        else if (p[0] == '%' && p[1] == '%') p++;
-        size_t n = strlen(piece);
-        if (at + n >= len) return false;
-        memcpy(out + at, piece, n);
-        at += n;
-    }
-    out[at] = 0;
-    return true;
-}
-
 static void dump_locked(void) {
     char opts[64], path[HAK_CTL_STR_MAX], file[HAK_CTL_STR_MAX + 64];
     /* both strings stay valid for three more writes: copy them at once */
@@ -448,7 +432,7 @@ static void dump_locked(void) {
         hak_stats_print(NULL, NULL, opts);
         return;
     }
-    if (!expand_path(file, sizeof file, path)) {
+    if (!hak_path_expand(file, sizeof file, path, NULL)) {
         hak_message("stats.print_path too long: '%s'", path);
         return;
     }

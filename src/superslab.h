@@ -48,7 +48,10 @@ enum hak_run_state {
  * pages.  Descriptors come from metadata (page_pool.c), never from the
  * pages themselves. */
 typedef struct slab {
-    void *free;                  /* owner-local free list */
+    union {
+        void *free;              /* a slab: the owner-local free list */
+        void *tag;               /* a large block: the heap profiler's sample, or NULL */
+    };
     _Atomic uintptr_t remote;    /* remote-free stack | HAK_REMOTE_NOTIFIED */
     struct slab *next, *prev;    /* warm-pool links; page-pool links while free */
     char *bump, *end;            /* never-used blocks: [bump, end); end of the run */

@@ -7,6 +7,7 @@ const uintptr_t hak_cache_end[2] __attribute__((aligned(HAK_CACHE_LINK_ALIGN))) 
 /* Every bin starts empty: its head is HAK_CACHE_END, not NULL. */
 __thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility("hidden"))) = {
     .bin_by_page = {[0 ... HAK_NCLASSES] = {.head = HAK_CACHE_END}},
+    .alloc_bin = {[0 ... HAK_NCLASSES] = {.head = HAK_CACHE_END}},
 };
 
 /* A plain-linked chain of blocks, head .. tail, built by the refill. */
@@ -132,7 +133,20 @@ void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
     hak_bump(&st->flush_blocks, n);
 }
 
+/* The alloc bins' blocks (profiling, tcache.h) go home too; the sampler
+ * counted them as allocated in advance, and gets their bytes back. */
+void hak_tcache_flush_alloc_bins(heap_t *h) {
+    hak_tls_t *t = &hak_tls;
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
+        uint32_t n = hak_alloc_bin_count(t, cls);
+        if (!n) continue;
+        t->prof_left[cls] += (int64_t)n * hak_classes[cls].size;
+        hak_flush(h, hak_alloc_bin(t, cls), cls, n);
+    }
+}
+
 void hak_tcache_flush_all(heap_t *h) {
     hak_tls_t *t = &hak_tls;
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) hak_flush(h, hak_bin(t, cls), cls, hak_bin_count(t, cls));
+    hak_tcache_flush_alloc_bins(h);
 }

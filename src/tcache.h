@@ -59,6 +59,8 @@ static inline bool hak_cache_link_bad(const void *next) {
  * overwritten link to the slow path, which tells them apart. */
 extern const uintptr_t hak_cache_end[2] HAK_HIDDEN;
 #define HAK_CACHE_END ((void *)hak_cache_end)
+/* Reports the overwritten link of cached block p (alloc.c). */
+HAK_NORETURN HAK_COLD void hak_cache_link_corrupt(const void *p);
 
 static inline uint32_t hak_block_nmagic(unsigned cls) {
     if (cls >= HAK_NFAST) return HAK_NMAGIC_NEVER;
@@ -99,46 +101,113 @@ static inline void hak_bin_took(hak_bin_t *b, uint64_t n) { HAK_BIN_ADD(b->limit
 
 enum hak_thread_state { HAK_THREAD_NEW = 0, HAK_THREAD_ACTIVE, HAK_THREAD_DEAD };
 
+/* While the heap profiler samples (prof.active), malloc's fast path pops
+ * from a second set of bins, the alloc bins, which only the slow path fills,
+ * with no more bytes than remain before the next sample is due; frees still
+ * push onto bin_by_page (the free bins), and the slow path moves their
+ * blocks over (prof_sampler.c).  The switch is hak_tiny_bin_offset, which
+ * then holds the alloc bins' offsets; no fast-path instruction changes.
+ * The alloc bins start HAK_ALLOC_BINS_AT bytes in, a multiple of 64 bins, so
+ * that an offset still gives its class (hak_size_class). */
+#define HAK_ALLOC_BINS_AT (64u * HAK_BIN_BYTES)
+
 typedef struct hak_tls {
-    /* indexed by page-map value: bin_by_page[0] is the no-class bin, which
-     * sends every free to the slow path; class c's bin is bin_by_page[c + 1]
-     * (hak_bin) */
-    hak_bin_t bin_by_page[HAK_NCLASSES + 1];
-    uint32_t cap[HAK_NCLASSES];        /* each bin's capacity: 0 until the thread is set up */
-    struct heap *heap;
-    int state;                         /* enum hak_thread_state */
-    uint64_t large_allocated, large_freed; /* bytes in large blocks, this thread */
+    union {
+        struct {
+            /* indexed by page-map value: bin_by_page[0] is the no-class bin,
+             * which sends every free to the slow path; class c's bin is
+             * bin_by_page[c + 1] (hak_bin) */
+            hak_bin_t bin_by_page[HAK_NCLASSES + 1];
+            uint32_t cap[HAK_NCLASSES];        /* each bin's capacity: 0 until the thread is set up */
+            struct heap *heap;
+            int state;                         /* enum hak_thread_state */
+            uint64_t large_allocated, large_freed; /* bytes in large blocks, this thread */
+            uint32_t full_cap[HAK_NCLASSES];   /* the capacity the tunables give */
+            /* The sampler's (prof_sampler.c; prof_left below): its random
+             * state; the hak_prof_epoch last applied; whether the alloc bins
+             * are in use; the guard that keeps a sample from sampling the
+             * mallocs made while taking it; and whether the thread is inside
+             * the unwinder (prof_unwind.c). */
+            uint64_t prof_rng;
+            uint64_t prof_epoch;
+            uint8_t prof_mode, prof_busy, prof_unwinding;
+        };
+        char front_[HAK_ALLOC_BINS_AT];
+    };
+    /* class c's alloc bin is alloc_bin[c + 1] (hak_alloc_bin), like bin_by_page */
+    hak_bin_t alloc_bin[HAK_NCLASSES + 1];
+    uint32_t alloc_cap[HAK_NCLASSES];
+    /* Per class, and for large blocks ([HAK_NCLASSES]), the bytes left before
+     * the thread's next sample point, counting the blocks in the class's alloc
+     * bin as allocated already (prof_sampler.c). */
+    int64_t prof_left[HAK_NCLASSES + 1];
     /* Slow paths only.  A bin that overflows with no malloc since its last
      * overflow, or since the thread began (a thread that frees what others
      * allocate), flushes whole and runs at HAK_FREE_ONLY_CAP until its next
      * refill restores full_cap. */
-    uint64_t overflow_out[HAK_NCLASSES]; /* hak_bin_out after the last overflow */
-    uint32_t full_cap[HAK_NCLASSES];     /* the capacity the tunables give */
+    uint64_t overflow_out[HAK_NCLASSES]; /* hak_cache_out after the last overflow */
 } hak_tls_t;
 
-_Static_assert(sizeof(hak_bin_t) == HAK_BIN_BYTES && offsetof(hak_tls_t, bin_by_page) == 0,
-               "hak_tiny_bin_offset assumes this layout");
+_Static_assert(sizeof(hak_bin_t) == HAK_BIN_BYTES && offsetof(hak_tls_t, bin_by_page) == 0 &&
+               offsetof(hak_tls_t, alloc_bin) == HAK_ALLOC_BINS_AT && HAK_NCLASSES < 64,
+               "hak_tiny_bin_offset and hak_size_class assume this layout");
 
 extern __thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 static inline hak_bin_t *hak_bin(hak_tls_t *t, unsigned cls) { return &t->bin_by_page[cls + 1]; }
-/* out = mallocs + flushed blocks; in - out = the blocks cached */
+static inline hak_bin_t *hak_alloc_bin(hak_tls_t *t, unsigned cls) { return &t->alloc_bin[cls + 1]; }
+
+/* A bin's blocks out (mallocs + flushed blocks), given its capacity; in - out
+ * = the blocks it holds. */
+static inline uint64_t hak_bin_out_cap(const hak_bin_t *b, uint32_t cap) { return b->limit - cap; }
+static inline uint32_t hak_bin_count_cap(const hak_bin_t *b, uint32_t cap) {
+    return (uint32_t)(b->in - hak_bin_out_cap(b, cap));
+}
+/* The free bin of class cls (the one the free fast path pushes onto). */
 static inline uint64_t hak_bin_out(const hak_tls_t *t, unsigned cls) {
-    return t->bin_by_page[cls + 1].limit - t->cap[cls];
+    return hak_bin_out_cap(&t->bin_by_page[cls + 1], t->cap[cls]);
 }
 static inline uint32_t hak_bin_count(const hak_tls_t *t, unsigned cls) {
-    return (uint32_t)(t->bin_by_page[cls + 1].in - hak_bin_out(t, cls));
+    return hak_bin_count_cap(&t->bin_by_page[cls + 1], t->cap[cls]);
 }
 static inline void hak_bin_set_cap(hak_tls_t *t, unsigned cls, uint32_t cap) {
     hak_bin_t *b = &t->bin_by_page[cls + 1];
     HAK_BIN_SET(b->limit, b->limit - t->cap[cls] + cap);
     HAK_BIN_SET(t->cap[cls], cap);
 }
+/* The alloc bin of class cls (profiling). */
+static inline uint32_t hak_alloc_bin_count(const hak_tls_t *t, unsigned cls) {
+    return hak_bin_count_cap(&t->alloc_bin[cls + 1], t->alloc_cap[cls]);
+}
+static inline void hak_alloc_bin_set_cap(hak_tls_t *t, unsigned cls, uint32_t cap) {
+    hak_bin_t *b = &t->alloc_bin[cls + 1];
+    HAK_BIN_SET(b->limit, b->limit - t->alloc_cap[cls] + cap);
+    HAK_BIN_SET(t->alloc_cap[cls], cap);
+}
+
+/* A class's two bins count as one cache: blocks in (frees, refills) and out
+ * (mallocs, flushes).  Moves between them change neither (relaxed loads:
+ * statistics read other threads' caches). */
+static inline uint64_t hak_cache_in(const hak_tls_t *t, unsigned cls) {
+    return hak_load(&t->bin_by_page[cls + 1].in) + hak_load(&t->alloc_bin[cls + 1].in);
+}
+static inline uint64_t hak_cache_out(const hak_tls_t *t, unsigned cls) {
+    const hak_bin_t *f = &t->bin_by_page[cls + 1], *a = &t->alloc_bin[cls + 1];
+    return hak_load(&f->limit) - hak_load(&t->cap[cls]) + hak_load(&a->limit) - hak_load(&t->alloc_cap[cls]);
+}
+
+/* Takes the head p of bin b (slow paths): a link that does not decode is
+ * reported, not followed. */
+static inline void *hak_bin_pop(hak_bin_t *b, void *p) {
+    void *next = hak_cache_next(p);
+    if (unlikely(hak_cache_link_bad(next))) hak_cache_link_corrupt(p);
+    b->head = next;
+    hak_bin_took(b, 1);
+    return p;
+}
 
 void *hak_malloc_slow(size_t size) HAK_NOINLINE;
 void hak_free_slow(void *p) HAK_NOINLINE;
-/* Reports the overwritten link of cached block p (alloc.c). */
-HAK_NORETURN HAK_COLD void hak_cache_link_corrupt(const void *p);
 
 /* The fast paths reach their bin through the %fs segment, as an offset from
  * the thread pointer (GCC's __seg_fs), which saves adding the thread
@@ -159,7 +228,7 @@ typedef hak_bin_t hak_fast_bin_t;
 
 static inline void *hak_malloc_fast(size_t size) {
     if (likely(size <= HAK_TINY_MAX)) {
-        hak_fast_bin_t *b = HAK_FAST_BIN(hak_tiny_bin_offset[size]);
+        hak_fast_bin_t *b = HAK_FAST_BIN(HAK_TABLE_READ(hak_tiny_bin_offset[size]));
         void *p = b->head;
         void *next = hak_cache_next(p);
         if (likely(!hak_cache_link_bad(next))) { /* else empty, or the link was overwritten */

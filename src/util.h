@@ -71,6 +71,10 @@ size_t hak_snprintf(char *buf, size_t len, const char *fmt, ...);
 void hak_write_stderr(const char *s);
 void hak_message(const char *fmt, ...); /* "hakmem: ..." line on stderr, not fatal */
 
+/* path.c: a dump's file-name pattern expanded into out ("%p" the pid, "%%"
+ * '%', and "%n" *n if n is given); false if it does not fit. */
+bool hak_path_expand(char *out, size_t len, const char *pattern, const uint64_t *n);
+
 /* Milliseconds on the monotonic clock (vDSO; no allocation). */
 uint64_t hak_now_ms(void);
 

@@ -23,15 +23,8 @@ PY = sys.executable
 QUIET = "background_thread:0"  # nothing purges while the helper compares dumps
 
 
-def strict(text):
-    def hook(pairs):
-        d = {}
-        for k, v in pairs:
-            if k in d:
-                raise ValueError(f"duplicate key {k!r}")
-            d[k] = v
-        return d
-    return json.loads(text, object_pairs_hook=hook)
+sys.path.insert(0, os.path.join(os.path.dirname(HAKPROF), os.pardir, "python"))
+from hakprof.dumps import strict_loads as strict  # noqa: E402  (duplicate keys are errors)
 
 
 def run(argv, env=None, **kw):
@@ -106,6 +99,12 @@ class TmpDirCase(unittest.TestCase):
 
     def path(self, name):
         return os.path.join(self.tmp, name)
+
+    def write(self, name, text):
+        """A file of the case's directory with text in it; its path."""
+        with open(self.path(name), "w") as f:
+            f.write(text)
+        return self.path(name)
 
 
 class PrinterTest(unittest.TestCase):
@@ -279,7 +278,11 @@ class HakprofRunTest(TmpDirCase):
         s = hakprof("show", out)
         self.assertEqual(s.returncode, 0, s.stderr)
         self.assertIn("1 snapshot", s.stdout)
-        self.assertRegex(s.stdout, r"overhead\s+\d+\.\d%")
+        self.assertNotIn("overhead", s.stdout)
+        self.assertRegex(s.stdout, r"resident peak [\d.]+ \w?i?B at [\d.]+ s, [\d.]+ \w?i?B live then: [\d.]+% of the "
+                                   r"peak is not live blocks")
+        if "memory" not in read_json(out)["processes"][0]["snapshots"][-1]:
+            self.assertIn("breakdown unavailable", s.stdout)
         rows = re.findall(r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\d+\s+\d+\s+[\d.]+%", s.stdout, re.M)
         self.assertGreater(len(rows), 3, s.stdout)
         self.assertRegex(s.stdout, r"prefill\.budget\s+0")
@@ -375,6 +378,124 @@ class HakprofRunTest(TmpDirCase):
         self.assertTrue(os.path.exists(self.path("hakprof.true.json")))
 
 
+def snapshot(uptime_ms, resident, parts, pid=4242):
+    """A hand-written dump with a "memory" object (parts in its key order)."""
+    keys = ["live", "thread_caches", "slab_free", "dirty", "large_cache", "metadata", "other"]
+    mem = {"resident": resident}
+    mem.update(zip(keys, parts))
+    assert sum(parts) == resident
+    return {"format": 1, "version": "0.1.0", "pid": pid, "time_ms": 1700000000000 + uptime_ms,
+            "uptime_ms": uptime_ms,
+            "stats": {"allocated": parts[0], "active": parts[0] + parts[2], "resident": resident,
+                      "mapped": resident, "metadata": parts[5], "superslabs": 1, "superslabs_pooled": 0,
+                      "heaps": 1, "heaps_abandoned": 0, "purged": 0},
+            "classes": [{"class": 3, "size": 64, "allocs": 1000, "frees": 10, "cache_hits": 990,
+                         "cache_misses": 10, "refills": 10, "warm_pool_hits": 9, "warm_pool_misses": 1,
+                         "live": 990}],
+            "large": {"allocs": 0, "frees": 0, "active": 0, "active_bytes": 0, "cached": 0, "cached_bytes": 0},
+            "memory": mem, "rss": resident}
+
+
+class MemoryBreakdownTest(TmpDirCase):
+    """The "memory" object of a dump (the parts of the resident memory), from
+    hand-written dumps: hakprof show prints it at the top for the peak and
+    the last snapshot, and figures over the run; hakprof plot stacks it."""
+
+    MiB = 1 << 20
+
+    def series(self):
+        M = self.MiB
+        snaps = [snapshot(100, 10 * M, [6 * M, M, M, 0, 0, M, M]),
+                 snapshot(300, 40 * M, [30 * M, 2 * M, 3 * M, 2 * M, M, M, M]),  # the peak
+                 snapshot(700, 20 * M, [2 * M, M, 4 * M, 8 * M, 2 * M, M, 2 * M])]
+        path = self.path("series.jsonl")
+        with open(path, "w") as f:
+            for x in snaps:
+                f.write(json.dumps(x) + "\n")
+        return path
+
+    def test_show_breakdown(self):
+        r = hakprof("show", self.series())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout
+        top = out.index("Where the memory goes")
+        self.assertLess(top, out.index("Totals"), "the breakdown comes first")
+        peak = out.index("at the resident peak (0.300 s)")
+        last = out.index("last snapshot (0.700 s)")
+        self.assertLess(peak, last)
+        self.assertRegex(out[peak:last], r"live blocks\s+31457280\s+30\.0 MiB\s+75\.0%")
+        self.assertRegex(out[last:], r"free pages not yet returned\s+8388608\s+8\.0 MiB\s+40\.0%")
+        self.assertRegex(out[last:], r"other \(program, stacks, code\)\s+2097152\s+2\.0 MiB\s+10\.0%")
+        self.assertIn("resident peak 40.0 MiB at 0.300 s, 30.0 MiB live then: 25.0% of the peak is not live", out)
+        # time-weighted over [100, 300) and [300, 700): resident (10*200 + 40*400) / 600 = 30 MiB,
+        # live (6*200 + 30*400) / 600 = 22 MiB
+        self.assertIn("over the run (time-weighted): resident 30.0 MiB, live 22.0 MiB, 26.7% not live; "
+                      "live peak 30.0 MiB", out)
+        self.assertNotIn("overhead", out)
+        j = json.loads(hakprof("show", self.series(), "--json").stdout)
+        self.assertEqual(j["memory"]["peak"]["resident"], 40 * self.MiB)
+        self.assertEqual(j["memory"]["last"]["dirty"], 8 * self.MiB)
+        self.assertAlmostEqual(j["memory"]["figures"]["not_live_mean_pct"], 100 * 8 / 30, places=6)
+
+    def test_old_dumps_say_unavailable(self):
+        path = self.path("old.jsonl")
+        with open(path, "w") as f:
+            for t in (100, 200):
+                x = snapshot(t, 4 * self.MiB, [self.MiB, self.MiB, self.MiB, 0, 0, 0, self.MiB])
+                del x["memory"]
+                f.write(json.dumps(x) + "\n")
+        r = hakprof("show", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("breakdown unavailable", r.stdout)
+        self.assertIn("resident peak 4.0 MiB at 0.100 s, 1.0 MiB live then: 75.0%", r.stdout)
+        p = hakprof("plot", path, "-o", self.path("old.svg"), "--no-png")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        texts = [t.text for t in ET.parse(self.path("old.svg")).getroot().iter("{http://www.w3.org/2000/svg}text")]
+        self.assertIn("Memory over time", texts)
+        self.assertNotIn("Where the resident memory goes over time", texts)
+        self.assertTrue(any("memory breakdown unavailable" in (t or "") for t in texts))
+
+    def test_plot_stacks_the_parts(self):
+        svg = self.path("mem.svg")
+        r = hakprof("plot", self.series(), "-o", svg, "--no-png")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        root = ET.parse(svg).getroot()
+        ns = "{http://www.w3.org/2000/svg}"
+        texts = [t.text for t in root.iter(ns + "text")]
+        self.assertIn("Where the resident memory goes over time", texts)
+        polys = {p.find(ns + "title").text.split(":")[0]: p for p in root.iter(ns + "polygon")}
+        self.assertEqual(list(polys), ["live blocks", "thread caches", "free in partly used slabs",
+                                       "free pages not yet returned", "large/medium cache", "metadata",
+                                       "other (program, stacks, code)"])
+        # stacked: the top edge of the last part is the resident line, at the peak 40 of the axis' top
+        def ys(p):
+            return [float(xy.split(",")[1]) for xy in p.get("points").split()]
+        top = ys(polys["other (program, stacks, code)"])[:3]
+        bottom = ys(polys["live blocks"])[3:]
+        self.assertTrue(all(b >= t for b, t in zip(bottom[::-1], top)))
+        h = [b - t for b, t in zip(bottom[::-1], top)]
+        self.assertAlmostEqual(h[1] / h[0], 4.0, places=2)  # 40 MiB against 10 MiB
+        self.assertAlmostEqual(h[2] / h[0], 2.0, places=2)
+
+    def test_plot_title_fits(self):
+        path = self.path("long.json")
+        long_cmd = ["python3", "-c", "import time\nx = []\n" + "x.append(1); " * 60]
+        prof = {"hakprof": 1, "command": long_cmd, "exit_status": 0,
+                "processes": [{"pid": 1, "snapshots": [snapshot(100, 4 * self.MiB, [self.MiB] * 4 + [0, 0, 0])]}]}
+        with open(path, "w") as f:
+            json.dump(prof, f)
+        svg = self.path("long.svg")
+        r = hakprof("plot", path, "-o", svg, "--no-png")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        root = ET.parse(svg).getroot()
+        title = next(t for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("font-size") == "18")
+        width = float(root.get("width"))
+        # 18 px bold: under 10.5 px a character; centred, so it must fit the picture
+        self.assertLessEqual(len(title.text) * 10.5, width - 40, title.text)
+        self.assertNotIn("\n", title.text)
+        self.assertTrue(title.text.endswith("\u2026"))
+
+
 class HakprofNamesTest(unittest.TestCase):
     def test_names(self):
         r = hakprof("names", "prefill")
@@ -441,7 +562,7 @@ class ErrorTest(TmpDirCase):
         self.assertFalse(os.path.exists(self.path("x.svg")))
 
     def test_help(self):
-        for sub in ("run", "show", "diff", "plot", "names"):
+        for sub in ("run", "show", "diff", "plot", "names", "heap"):
             r = hakprof(sub, "--help")
             self.assertEqual(r.returncode, 0)
             self.assertIn(f"usage: hakprof {sub}", r.stdout)

@@ -71,6 +71,11 @@ static int write_u(const char *name, uint64_t v) {
 
 /* ---- the table ------------------------------------------------------------ */
 START_TEST(test_names_unique_and_roundtrip) {
+    /* actions run below: prof.dump writes its profile into /tmp, removed after */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/check_ctl.%d.heap", (int)getpid());
+    const char *pp = path;
+    ck_assert_int_eq(hakctl("prof.path", NULL, NULL, &pp, sizeof pp), 0);
     collect_all();
     ck_assert_uint_gt(nnames, HAK_STATS ? 800 : 100);
     for (unsigned i = 0; i < nnames; i++) {
@@ -98,6 +103,7 @@ START_TEST(test_names_unique_and_roundtrip) {
             ck_assert(l3 != miblen || memcmp(m3, mib, l3 * sizeof(size_t)) != 0);
         }
     }
+    ck_assert_int_eq(unlink(path), 0);
 }
 END_TEST
 
@@ -179,9 +185,12 @@ static const struct tunable {
     {"debug.checks", 0, 1, true},
     {"stats.print_at_exit", 0, 1, true},
     {"stats.interval_ms", 0, 3600000, true},
+    {"prof.active", 0, 1, true},
+    {"prof.sample_bytes", 1, (uint64_t)1 << 40, true},
+    {"prof.dump_at_exit", 0, 1, true},
     {"epoch", 0, UINT64_MAX, false},
 };
-static const char *const string_tunables[] = {"os.thp", "stats.print_opts", "stats.print_path"};
+static const char *const string_tunables[] = {"os.thp", "stats.print_opts", "stats.print_path", "prof.path"};
 
 START_TEST(test_every_rw_name_is_tested) {
     collect_all();
@@ -190,7 +199,8 @@ START_TEST(test_every_rw_name_is_tested) {
         bool found = false;
         for (unsigned t = 0; t < sizeof tunables / sizeof tunables[0]; t++)
             found |= strcmp(tunables[t].name, names[i].name) == 0;
-        for (unsigned t = 0; t < 3; t++) found |= strcmp(string_tunables[t], names[i].name) == 0;
+        for (unsigned t = 0; t < sizeof string_tunables / sizeof *string_tunables; t++)
+            found |= strcmp(string_tunables[t], names[i].name) == 0;
         found |= strncmp(names[i].name, "tcache.c", 8) == 0;
         ck_assert_msg(found, "read-write name %s has no range test", names[i].name);
     }
@@ -308,6 +318,41 @@ START_TEST(test_strings) {
     ck_assert_int_eq(hakctl("stats.print_opts", NULL, NULL, &o1, sizeof o1), 0);
     ck_assert_int_eq(hakctl("stats.print_opts", NULL, NULL, &o2, sizeof o2), EINVAL);
     ck_assert_str_eq(read_s("stats.print_opts"), "Jc");
+}
+END_TEST
+
+/* prof.*: bad values and paths are refused and change nothing. */
+START_TEST(test_prof_nodes) {
+    ck_assert_str_eq(read_s("prof.path"), "hakmem.%p.heap");
+    const char *bad[] = {"", "/no/such/dir/x.heap", "/tmp", "/tmp/", "x.%q.heap", "x.heap%", "/etc/passwd/x"};
+    for (unsigned k = 0; k < sizeof bad / sizeof *bad; k++) {
+        ck_assert_msg(hakctl("prof.path", NULL, NULL, &bad[k], sizeof bad[k]) == EINVAL, "%s", bad[k]);
+        ck_assert_str_eq(read_s("prof.path"), "hakmem.%p.heap");
+        char err[96];
+        ck_assert_int_eq(hak_ctl_write_text("prof.path", bad[k], err, sizeof err), EINVAL);
+        ck_assert_str_eq(read_s("prof.path"), "hakmem.%p.heap");
+    }
+    const char *good = "/tmp/hk.%p.%n.heap";
+    ck_assert_int_eq(hakctl("prof.path", NULL, NULL, &good, sizeof good), 0);
+    ck_assert_str_eq(read_s("prof.path"), good);
+    uint64_t before = read_u("prof.sample_bytes");
+    ck_assert_int_eq(hak_ctl_write_text("prof.sample_bytes", "0", NULL, 0), EINVAL);
+    ck_assert_int_eq(hak_ctl_write_text("prof.sample_bytes", "2T", NULL, 0), EINVAL);
+    ck_assert_uint_eq(read_u("prof.sample_bytes"), before);
+    ck_assert_int_eq(hak_ctl_write_text("prof.sample_bytes", "64K", NULL, 0), 0);
+    ck_assert_uint_eq(read_u("prof.sample_bytes"), 65536);
+    unsigned char two = 2;
+    ck_assert_int_eq(hakctl("prof.active", NULL, NULL, &two, 1), EINVAL);
+    ck_assert_uint_eq(read_u("prof.active"), 0);
+    const char *u = read_s("prof.unwinder");
+    ck_assert_msg(!strcmp(u, "libunwind") || !strcmp(u, "libgcc") || !strcmp(u, "none"), "%s", u);
+    uint64_t v = 1;
+    size_t len = sizeof v;
+    ck_assert_int_eq(hakctl("prof.samples", NULL, &len, &v, sizeof v), EPERM);
+    ck_assert_int_eq(hakctl("prof.dump", &v, &len, NULL, 0), EPERM);
+    ck_assert_int_eq(write_u("prof.sample_bytes", 524288), 0);
+    const char *def = "hakmem.%p.heap";
+    ck_assert_int_eq(hakctl("prof.path", NULL, NULL, &def, sizeof def), 0);
 }
 END_TEST
 
@@ -762,6 +807,7 @@ static Suite *ctl_suite(void) {
     tcase_add_test(tc, test_bool_values);
     tcase_add_test(tc, test_class_capacity);
     tcase_add_test(tc, test_strings);
+    tcase_add_test(tc, test_prof_nodes);
     tcase_add_test(tc, test_swap);
     tcase_add_test(tc, test_bad_names);
     tcase_add_test(tc, test_efault_eperm);

@@ -1,9 +1,7 @@
 /* The chunk heap (chunk.h).  Free runs sit in lists by length (one per
  * length up to 63 chunks, then one per power of two), the most recently
  * freed first; a request takes the smallest run that fits and leaves the
- * rest of it free.  The chunk map holds every chunk of a run in use, and the
- * first and last chunk of a free run (all that coalescing reads).  One lock;
- * it is not held across munmap. */
+ * rest of it free.  One lock; it is not held across munmap. */
 #include "chunk.h"
 #include "decay.h"
 #include "os.h"
@@ -43,15 +41,9 @@ static void list_remove(hak_chunk_t *c) {
     if (c->dirty) n_dirty -= c->nchunks, runs_dirty--;
 }
 
-/* The chunk map: every chunk of a run in use, the ends of a free one. */
-static void map_run(hak_chunk_t *c, bool all) {
-    if (all) {
-        hak_chunkmap_set(c, c->nchunks, (uintptr_t)c);
-    } else {
-        hak_chunkmap_set(c, 1, (uintptr_t)c);
-        hak_chunkmap_set(hak_chunk_end(c) - HAK_CHUNK_SIZE, 1, (uintptr_t)c);
-    }
-}
+/* The chunk map: every chunk of a run, free or in use, leads to the run,
+ * so no entry is ever left pointing at a header that moved or went. */
+static void map_run(hak_chunk_t *c) { hak_chunkmap_set(c, c->nchunks, (uintptr_t)c); }
 
 static void header(hak_chunk_t *c, size_t n, unsigned kind, bool dirty) {
     c->magic = HAK_CHUNK_MAGIC;
@@ -90,18 +82,22 @@ static void insert_free(hak_chunk_t *c) {
         c->freed_ms = c->freed_ms > right->freed_ms ? c->freed_ms : right->freed_ms;
     }
     c->kind = HAK_CHUNK_FREE;
-    map_run(c, false);
+    map_run(c);
     list_push(c);
 }
 
-/* Splits the chunks of c beyond its first n off as a free run. */
+/* Splits the chunks of c beyond its first n off as a free run; maps c. */
 static void split(hak_chunk_t *c, size_t n) {
-    if (c->nchunks <= n) return;
-    hak_chunk_t *tail = (hak_chunk_t *)((char *)c + (n << HAK_CHUNK_SHIFT));
-    header(tail, c->nchunks - n, HAK_CHUNK_FREE, c->dirty);
-    tail->freed_ms = c->freed_ms ? c->freed_ms : hak_now_ms();
-    c->nchunks = n;
-    insert_free(tail);
+    if (c->nchunks > n) {
+        hak_chunk_t *tail = (hak_chunk_t *)((char *)c + (n << HAK_CHUNK_SHIFT));
+        header(tail, c->nchunks - n, HAK_CHUNK_FREE, c->dirty);
+        tail->freed_ms = c->freed_ms ? c->freed_ms : hak_now_ms();
+        c->nchunks = n;
+        map_run(c); /* before the tail looks left for a free neighbour */
+        insert_free(tail);
+    } else {
+        map_run(c);
+    }
 }
 
 static hak_chunk_t *best_fit(size_t n) {
@@ -122,7 +118,6 @@ hak_chunk_t *hak_chunks_alloc(size_t n, unsigned kind) {
         list_remove(c);
         c->kind = (uint8_t)kind; /* in use: the tail split off must not merge back */
         split(c, n);
-        map_run(c, true);
     }
     pthread_mutex_unlock(&chunk_lock);
     if (c) {
@@ -142,7 +137,7 @@ hak_chunk_t *hak_chunks_alloc(size_t n, unsigned kind) {
     header(c, n, kind, false);
     pthread_mutex_lock(&chunk_lock);
     n_mapped += n;
-    map_run(c, true);
+    map_run(c);
     pthread_mutex_unlock(&chunk_lock);
     return c;
 }
@@ -168,7 +163,7 @@ bool hak_chunks_grow(hak_chunk_t *c, size_t n) {
         split(right, n - c->nchunks);
         c->dirty |= right->dirty;
         c->nchunks = n;
-        map_run(c, true);
+        map_run(c); /* right's chunks, its header among them, are c's now */
     }
     pthread_mutex_unlock(&chunk_lock);
     return ok;
@@ -195,7 +190,7 @@ void hak_chunks_moved(hak_chunk_t *c, size_t old_chunks) {
     pthread_mutex_lock(&chunk_lock);
     n_mapped += c->nchunks;
     n_mapped -= old_chunks;
-    map_run(c, true);
+    map_run(c);
     pthread_mutex_unlock(&chunk_lock);
 }
 

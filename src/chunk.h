@@ -41,6 +41,8 @@ static inline char *hak_chunk_end(const hak_chunk_t *c) {
 }
 /* The run holding p, or NULL. */
 static inline hak_chunk_t *hak_chunk_lookup(const void *p) { return (hak_chunk_t *)hak_chunkmap_get(p); }
+/* Runs change under the chunk heap's lock; one in use (a SuperSlab, a live
+ * huge block) is stable while its owner uses it. */
 
 /* A run of nchunks chunks, 2 MiB aligned, from the free runs (best fit, the
  * most recently freed first) or mapped; kind set, the rest of the header

@@ -1,10 +1,10 @@
 /* The decay curve and the backlog of recently freed pages (decay.h). */
 #include "decay.h"
 
-/* h(x) = 1 - smoothstep(x) = 1 - 3x^2 + 2x^3, in 1/1024 units, at the middle
- * of each epoch of the window */
+/* h(x) = 1 - smoothstep(x) = 1 - 3x^2 + 2x^3, in 1/1024 units, at the end
+ * of each epoch of the window (so the oldest epoch's weight is 0) */
 static uint32_t weight(unsigned epoch) {
-    double x = ((double)epoch + 0.5) / HAK_DECAY_EPOCHS;
+    double x = ((double)epoch + 1) / HAK_DECAY_EPOCHS;
     return (uint32_t)(1024.0 * (1.0 - x * x * (3.0 - 2.0 * x)) + 0.5);
 }
 

@@ -31,8 +31,10 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
         p = b->head; /* the heap's last thread may have left blocks */
     }
     heap_t *h = hak_tls.heap;
-    if (unlikely(__atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != h->params_epoch))
+    if (unlikely(__atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != h->params_epoch)) {
         hak_heap_apply_params(h);
+        p = b->head; /* a lower capacity flushed some */
+    }
     /* sampling: mallocs come from the alloc bins (tcache.h) */
     if (hak_prof_wanted() && hak_prof_thread_sync()) return hak_prof_small_alloc(cls);
     if (p == HAK_CACHE_END) {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Keep the compiler from proving that a block is unused (GCC may delete a
  * malloc/free pair whose memory does not escape). */
@@ -79,6 +80,23 @@ static inline uint64_t bench_rng_range(bench_rng *r, uint64_t lo, uint64_t hi)
 	return lo + (bench_rng_next(r) >> 11) % (hi - lo + 1);
 }
 
+/* uniform in [0, 1) */
+static inline double bench_rng_unit(bench_rng *r)
+{
+	return (double)(bench_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+#ifdef BENCH_WANT_MATH
+#include <math.h>
+/* log-uniform in [lo, hi]: every octave gets the same share of draws (the
+ * program links -lm) */
+static inline size_t bench_rng_logu(bench_rng *r, double lo, double hi)
+{
+	size_t s = (size_t)(lo * exp(bench_rng_unit(r) * log(hi / lo)));
+	return s < (size_t)lo ? (size_t)lo : s > (size_t)hi ? (size_t)hi : s;
+}
+#endif
+
 static inline void bench_result(const char *name, double value, const char *unit)
 {
 	printf("RESULT %s %.4g %s\n", name, value, unit);
@@ -139,6 +157,28 @@ static inline long bench_status_kb(const char *field)
 	}
 	fclose(f);
 	return v;
+}
+
+/* Current resident set of this process in KiB, from /proc/self/statm (the
+ * figure now, not the high-water mark), or -1. */
+static inline long bench_rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long size, res;
+	int ok;
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%ld %ld", &size, &res) == 2;
+	fclose(f);
+	return ok ? res * (sysconf(_SC_PAGESIZE) / 1024) : -1;
+}
+
+/* nanosleep for a fractional number of seconds, resuming after signals */
+static inline void bench_sleep(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+	while (nanosleep(&ts, &ts) != 0)
+		;
 }
 
 /* Peak RSS of this process, printed to stderr at exit as "bench: VmHWM <n> kB".

@@ -9,6 +9,8 @@ BENCH_PROGS = \
 	bench/bench_prodcons \
 	bench/bench_realloc_large \
 	bench/bench_footprint \
+	bench/bench_phase \
+	bench/bench_large_replace \
 	bench/bench_pair
 EXTRA_PROGRAMS += $(BENCH_PROGS)
 CLEANFILES += $(EXTRA_PROGRAMS)
@@ -25,6 +27,10 @@ bench_bench_realloc_large_SOURCES = bench/bench_realloc_large.c bench/common.h
 bench_bench_realloc_large_LDADD = $(PTHREAD_LIBS)
 bench_bench_footprint_SOURCES = bench/bench_footprint.c bench/common.h
 bench_bench_footprint_LDADD = $(PTHREAD_LIBS)
+bench_bench_phase_SOURCES = bench/bench_phase.c bench/common.h
+bench_bench_phase_LDADD = $(PTHREAD_LIBS) -lm
+bench_bench_large_replace_SOURCES = bench/bench_large_replace.c bench/common.h
+bench_bench_large_replace_LDADD = $(PTHREAD_LIBS) -lm
 bench_bench_pair_SOURCES = bench/bench_pair.c bench/common.h
 bench_bench_pair_LDADD = $(PTHREAD_LIBS)
 

@@ -34,11 +34,14 @@ bench_bench_large_replace_LDADD = $(PTHREAD_LIBS) -lm
 bench_bench_pair_SOURCES = bench/bench_pair.c bench/common.h
 bench_bench_pair_LDADD = $(PTHREAD_LIBS)
 
-EXTRA_DIST += bench/run-bench bench/callgrind-pair bench/README.md
+EXTRA_DIST += bench/run-bench bench/callgrind-pair bench/allocators.py bench/README.md
 
+# Peers beyond glibc and Debian's jemalloc, mimalloc 2.0 and tcmalloc, as
+# NAME=PATH words: make bench PEERS="mimalloc34=/x/libmimalloc.so mimalloc24=/y/libmimalloc.so"
+PEERS =
 BENCH_RUN = $(PYTHON3) $(srcdir)/bench/run-bench \
 	--lib $(abs_top_builddir)/.libs/libhakmem.so \
-	--bindir $(abs_top_builddir)/bench
+	--bindir $(abs_top_builddir)/bench --peer "$(PEERS)"
 
 # Full run (5 rounds, ~5-10 min): rewrites doc/benchmarks.md and .svg.
 bench: libhakmem.la $(BENCH_PROGS)
@@ -48,9 +51,10 @@ bench: libhakmem.la $(BENCH_PROGS)
 bench-quick: libhakmem.la $(BENCH_PROGS)
 	$(BENCH_RUN) --quick --out $(abs_top_builddir)/bench/results/quick.md --json $(abs_top_builddir)/bench/results/quick.json $(BENCH_ARGS)
 
-# Instructions per malloc(32)+free pair under callgrind, per allocator.
+# Instructions per malloc+free pair (32 B, and four sizes in turn) under
+# callgrind, per allocator.
 bench-callgrind: libhakmem.la bench/bench_pair
 	$(PYTHON3) $(srcdir)/bench/callgrind-pair --lib $(abs_top_builddir)/.libs/libhakmem.so \
-	  --prog $(abs_top_builddir)/bench/bench_pair $(BENCH_ARGS)
+	  --prog $(abs_top_builddir)/bench/bench_pair --peer "$(PEERS)" $(BENCH_ARGS)
 
 .PHONY: bench bench-quick bench-callgrind

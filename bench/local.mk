@@ -11,6 +11,8 @@ BENCH_PROGS = \
 	bench/bench_footprint \
 	bench/bench_phase \
 	bench/bench_large_replace \
+	bench/bench_queue \
+	bench/bench_latency \
 	bench/bench_pair
 EXTRA_PROGRAMS += $(BENCH_PROGS)
 CLEANFILES += $(EXTRA_PROGRAMS)
@@ -31,6 +33,10 @@ bench_bench_phase_SOURCES = bench/bench_phase.c bench/common.h
 bench_bench_phase_LDADD = $(PTHREAD_LIBS) -lm
 bench_bench_large_replace_SOURCES = bench/bench_large_replace.c bench/common.h
 bench_bench_large_replace_LDADD = $(PTHREAD_LIBS) -lm
+bench_bench_queue_SOURCES = bench/bench_queue.c bench/common.h
+bench_bench_queue_LDADD = $(PTHREAD_LIBS)
+bench_bench_latency_SOURCES = bench/bench_latency.c bench/common.h
+bench_bench_latency_LDADD = $(PTHREAD_LIBS)
 bench_bench_pair_SOURCES = bench/bench_pair.c bench/common.h
 bench_bench_pair_LDADD = $(PTHREAD_LIBS)
 

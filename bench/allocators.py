@@ -18,6 +18,7 @@ carries no machine path either.  Standard library only.
 import os
 import re
 import subprocess
+import time
 
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 
@@ -188,7 +189,6 @@ def find(args, default_lib, glibc_version="glibc", variants=(), check_preload=Tr
             missing.append(("hakmem", "%s does not preload: %s" % (display_path(lib), err)))
         else:
             st = os.stat(lib)
-            import time
             ver = "%s, built %s" % (git_rev(lib) or "no git", time.strftime(
                 "%Y-%m-%d %H:%M", time.gmtime(st.st_mtime)))
             allocs.append({"name": "hakmem", "lib": lib, "version": ver})

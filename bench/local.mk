@@ -40,7 +40,8 @@ bench_bench_latency_LDADD = $(PTHREAD_LIBS)
 bench_bench_pair_SOURCES = bench/bench_pair.c bench/common.h
 bench_bench_pair_LDADD = $(PTHREAD_LIBS)
 
-EXTRA_DIST += bench/run-bench bench/callgrind-pair bench/allocators.py bench/README.md
+EXTRA_DIST += bench/run-bench bench/callgrind-pair bench/sweep bench/scaling bench/peer-suite \
+	bench/allocators.py bench/runner.py bench/workloads.py bench/README.md
 
 # Peers beyond glibc and Debian's jemalloc, mimalloc 2.0 and tcmalloc, as
 # NAME=PATH words: make bench PEERS="mimalloc34=/x/libmimalloc.so mimalloc24=/y/libmimalloc.so"
@@ -63,4 +64,18 @@ bench-callgrind: libhakmem.la bench/bench_pair
 	$(PYTHON3) $(srcdir)/bench/callgrind-pair --lib $(abs_top_builddir)/.libs/libhakmem.so \
 	  --prog $(abs_top_builddir)/bench/bench_pair --peer "$(PEERS)" $(BENCH_ARGS)
 
-.PHONY: bench bench-quick bench-callgrind
+# Thread scaling: 1-16 threads with 16 CPUs, else 2-32 threads (oversubscribed).
+bench-scaling: libhakmem.la $(BENCH_PROGS)
+	$(PYTHON3) $(srcdir)/bench/scaling --lib $(abs_top_builddir)/.libs/libhakmem.so \
+	  --bindir $(abs_top_builddir)/bench --peer "$(PEERS)" \
+	  --out $(abs_top_builddir)/bench/results/scaling.md $(BENCH_ARGS)
+
+# mimalloc-bench's programs from a checkout outside the tree (not part of CI):
+#   make peer-suite MIMALLOC_BENCH=/path/to/mimalloc-bench PEERS="..."
+peer-suite: libhakmem.la bench/bench_pair
+	@test -n "$(MIMALLOC_BENCH)" || { echo "peer-suite: say where a mimalloc-bench checkout is: make peer-suite MIMALLOC_BENCH=/path" >&2; exit 2; }
+	$(PYTHON3) $(srcdir)/bench/peer-suite "$(MIMALLOC_BENCH)" --lib $(abs_top_builddir)/.libs/libhakmem.so \
+	  --bindir $(abs_top_builddir)/bench --peer "$(PEERS)" \
+	  --out $(abs_top_builddir)/bench/results/peer-suite.md --json $(abs_top_builddir)/bench/results/peer-suite.json $(BENCH_ARGS)
+
+.PHONY: bench bench-quick bench-callgrind bench-scaling peer-suite

@@ -177,10 +177,11 @@ def preload_ok(lib):
     return None
 
 
-def find(args, default_lib, glibc_version="glibc", variants=(), check_preload=True):
-    """The allocators to run: [{"name", "lib", "version", "variant"?}] and
-    [(name, why it is not measured)].  hakmem first, then the peers, then the
-    --variant builds of hakmem (never counted as peers)."""
+def find(args, default_lib, glibc_version="glibc", variants=(), check_preload=True, confs=()):
+    """The allocators to run: [{"name", "lib", "version", "variant"?, "env"?}]
+    and [(name, why it is not measured)].  hakmem first, then the peers, then
+    the --variant builds of hakmem and the --conf settings of it (HAKMEM_CONF;
+    neither is ever counted as a peer)."""
     allocs, missing = [], []
     lib = os.path.abspath(args.lib) if args.lib else default_lib
     if lib and os.path.exists(lib):
@@ -220,6 +221,18 @@ def find(args, default_lib, glibc_version="glibc", variants=(), check_preload=Tr
             raise SystemExit("--variant %s: %s: %s" % (name, path, err))
         allocs.append({"name": name, "lib": path, "variant": True,
                        "version": "hakmem variant (%s, %s)" % (display_path(path), git_rev(path) or "no git")})
+    hak = [a for a in allocs if a["name"] == "hakmem"]
+    for spec in confs:
+        name, sep, conf = spec.partition("=")
+        if not sep or not NAME_RE.match(name) or not conf:
+            raise SystemExit("--conf wants NAME=HAKMEM_CONF, got %r" % spec)
+        if name in names:
+            raise SystemExit("--conf name %r is already an allocator" % name)
+        if not hak:
+            raise SystemExit("--conf %s: hakmem itself is not measured" % name)
+        names.add(name)
+        allocs.append({"name": name, "lib": hak[0]["lib"], "variant": True, "env": {"HAKMEM_CONF": conf},
+                       "version": "hakmem with HAKMEM_CONF=%s" % conf})
     if TARGET not in names:
         missing.append((TARGET, "the peer to beat; pass --peer %s=PATH/libmimalloc.so "
                                 "(mimalloc v3.4.3 built from source)" % TARGET))
@@ -239,6 +252,7 @@ def preload_env(alloc, base=None):
     env.pop("LD_PRELOAD", None)
     if alloc["lib"]:
         env["LD_PRELOAD"] = alloc["lib"]
+    env.update(alloc.get("env", {}))
     return env
 
 

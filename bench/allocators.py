@@ -208,13 +208,18 @@ def find(args, default_lib, glibc_version="glibc", variants=(), check_preload=Tr
             continue
         allocs.append({"name": name, "lib": path, "version": version_of(path, pkg)})
     names = {a["name"] for a in allocs} | {m[0] for m in missing}
-    for spec in variants:
-        name, sep, path = spec.partition("=")
-        if not sep or not NAME_RE.match(name) or not path:
-            raise SystemExit("--variant wants NAME=PATH, got %r" % spec)
+
+    def new_name(spec, opt, what):
+        name, sep, val = spec.partition("=")
+        if not sep or not NAME_RE.match(name) or not val:
+            raise SystemExit("%s wants NAME=%s, got %r" % (opt, what, spec))
         if name in names:
-            raise SystemExit("--variant name %r is already an allocator" % name)
+            raise SystemExit("%s name %r is already an allocator" % (opt, name))
         names.add(name)
+        return name, val
+
+    for spec in variants:
+        name, path = new_name(spec, "--variant", "PATH")
         path = os.path.abspath(path)
         err = "not found" if not os.path.exists(path) else (preload_ok(path) if check_preload else None)
         if err:
@@ -223,14 +228,9 @@ def find(args, default_lib, glibc_version="glibc", variants=(), check_preload=Tr
                        "version": "hakmem variant (%s, %s)" % (display_path(path), git_rev(path) or "no git")})
     hak = [a for a in allocs if a["name"] == "hakmem"]
     for spec in confs:
-        name, sep, conf = spec.partition("=")
-        if not sep or not NAME_RE.match(name) or not conf:
-            raise SystemExit("--conf wants NAME=HAKMEM_CONF, got %r" % spec)
-        if name in names:
-            raise SystemExit("--conf name %r is already an allocator" % name)
+        name, conf = new_name(spec, "--conf", "HAKMEM_CONF")
         if not hak:
             raise SystemExit("--conf %s: hakmem itself is not measured" % name)
-        names.add(name)
         allocs.append({"name": name, "lib": hak[0]["lib"], "variant": True, "env": {"HAKMEM_CONF": conf},
                        "version": "hakmem with HAKMEM_CONF=%s" % conf})
     if TARGET not in names:

@@ -42,11 +42,6 @@ static size_t build(blk_t *b, size_t n, size_t cap, size_t bytes, bench_rng *r)
 	return n;
 }
 
-static double mib(long kb)
-{
-	return (double)kb / 1024.0;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long live_mib = bench_arg(argc, argv, 1, 200);
@@ -106,9 +101,9 @@ int main(int argc, char **argv)
 	free(fillv);
 	free(b);
 	fprintf(stderr, "footprint: %lu MiB built (RSS %.1f MiB), 90 %% freed, %.2f s delay, "
-		"%lu MiB re-allocated; %.2f s\n", live_mib, mib(rss_built), delay, live_mib / 2, dt);
-	bench_result("footprint_peak", mib(hwm), "MiB");
-	bench_result("footprint_after_free", mib(rss_after), "MiB");
-	bench_result("footprint_final", mib(rss_final), "MiB");
+		"%lu MiB re-allocated; %.2f s\n", live_mib, bench_mib(rss_built), delay, live_mib / 2, dt);
+	bench_result("footprint_peak", bench_mib(hwm), "MiB");
+	bench_result("footprint_after_free", bench_mib(rss_after), "MiB");
+	bench_result("footprint_final", bench_mib(rss_final), "MiB");
 	return 0;
 }

@@ -1,9 +1,9 @@
 /* bench_large_replace [REPLACE] [NLIVE] [CHAIN_MIB] [SEED]
  * Large blocks (issue 11):
  *  1. four interleaved realloc chains grow from 16 B by about 1.5x to
- *     CHAIN_MIB (default 64) MiB each, writing one byte per 4 KiB page of every
- *     new tail and checking that realloc kept the old contents; then they are
- *     freed;
+ *     CHAIN_MIB (default 64) MiB each, writing one byte per 4 KiB of every new
+ *     tail and checking that realloc kept the old contents (as in
+ *     bench_realloc_large); then they are freed;
  *  2. NLIVE (default 8) large blocks of 256 KiB-32 MiB (log-uniform) are
  *     allocated, and REPLACE (default 600) times one of them, chosen at
  *     random, is replaced by a new block of 256 KiB-32 MiB.  Every new block
@@ -15,7 +15,6 @@
 #define BENCH_WANT_MATH
 #include "common.h"
 
-#define CHAINS 4
 #define MAXLIVE 64
 #define PAGE 4096
 
@@ -65,47 +64,6 @@ static void new_block(blk_t *b, uint32_t gen, bench_rng *r)
 	touch(b);
 }
 
-static void realloc_chains(size_t maxsz)
-{
-	unsigned char *p[CHAINS];
-	size_t sz[CHAINS];
-	int live = CHAINS;
-	for (int c = 0; c < CHAINS; c++) {
-		sz[c] = 16;
-		p[c] = malloc(16);
-		if (!p[c])
-			BENCH_FAIL("malloc(16) returned NULL");
-		memset(p[c], 0xC0 + c, 16);
-	}
-	while (live) {
-		live = 0;
-		for (int c = 0; c < CHAINS; c++) {
-			if (sz[c] >= maxsz)
-				continue;
-			live++;
-			unsigned char v = (unsigned char)(0xC0 + c);
-			size_t old = sz[c];
-			/* the chains grow at slightly different rates so they interleave */
-			size_t nsz = old + old / 2 + (size_t)c * 8 + 1;
-			if (nsz > maxsz)
-				nsz = maxsz;
-			unsigned char *q = realloc(p[c], nsz);
-			if (!q)
-				BENCH_FAIL("realloc(%zu) returned NULL", nsz);
-			if (q[0] != v || q[15] != v || q[old - 1] != v ||
-			    (old > PAGE && q[(old - 1) / PAGE * PAGE] != v))
-				BENCH_FAIL("large_replace: realloc %zu -> %zu lost the old contents", old, nsz);
-			for (size_t i = (old + PAGE - 1) / PAGE * PAGE; i < nsz; i += PAGE)
-				q[i] = v;
-			q[nsz - 1] = v;
-			p[c] = q;
-			sz[c] = nsz;
-		}
-	}
-	for (int c = 0; c < CHAINS; c++)
-		free(p[c]);
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long replace = bench_arg(argc, argv, 1, 600);
@@ -119,7 +77,7 @@ int main(int argc, char **argv)
 
 	double t0 = bench_now();
 	if (chain_mib)
-		realloc_chains((size_t)chain_mib << 20);
+		bench_realloc_chains((size_t)chain_mib << 20, 0xC0);
 	double t1 = bench_now();
 	long rss_chains = bench_rss_kb();
 

@@ -102,11 +102,6 @@ static void print_mix(const char *what, const mix_t *m)
 	fputc('\n', stderr);
 }
 
-static double mib(long kb)
-{
-	return (double)kb / 1024.0;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long live_mib = bench_arg(argc, argv, 1, 200);
@@ -170,13 +165,13 @@ int main(int argc, char **argv)
 	fprintf(stderr, "phase: %lu MiB live, %.1f MiB survived the free, refilled with sizes x%.2f; "
 		"build %.3f s, free %.3f s, refill %.3f s; RSS %.1f -> %.1f -> %.1f MiB "
 		"(the refill added %.1f MiB)\n", live_mib, (double)survived / 1048576.0, grow,
-		t_built - t0, t_freed - t_built, t_end - t_freed, mib(rss_built), mib(rss_after),
-		mib(rss_final), mib(rss_final - rss_after));
-	bench_result("phase_built", mib(rss_built), "MiB");
-	bench_result("phase_after_free", mib(rss_after), "MiB");
-	bench_result("phase_final", mib(rss_final), "MiB");
+		t_built - t0, t_freed - t_built, t_end - t_freed, bench_mib(rss_built), bench_mib(rss_after),
+		bench_mib(rss_final), bench_mib(rss_final - rss_after));
+	bench_result("phase_built", bench_mib(rss_built), "MiB");
+	bench_result("phase_after_free", bench_mib(rss_after), "MiB");
+	bench_result("phase_final", bench_mib(rss_final), "MiB");
 	if (pause > 0)
-		bench_result("phase_decayed", mib(rss_decayed), "MiB");
-	bench_result("phase_peak", mib(hwm), "MiB");
+		bench_result("phase_decayed", bench_mib(rss_decayed), "MiB");
+	bench_result("phase_peak", bench_mib(hwm), "MiB");
 	return 0;
 }

@@ -31,14 +31,6 @@ typedef struct {
 	unsigned long pwaits, cwaits; /* times the producer / consumer blocked */
 } queue_t;
 
-/* first 8 bytes: seq << 16 | size; last byte: a check of both */
-static inline void mark(unsigned char *p, size_t sz, uint64_t seq)
-{
-	uint64_t t = (seq << 16) | sz;
-	memcpy(p, &t, sizeof t);
-	p[sz - 1] = (unsigned char)(seq ^ sz ^ 0xA7);
-}
-
 static void *producer(void *arg)
 {
 	queue_t *q = arg;
@@ -52,7 +44,7 @@ static void *producer(void *arg)
 			unsigned char *p = malloc(sz);
 			if (!p)
 				BENCH_FAIL("malloc(%zu) returned NULL", sz);
-			mark(p, sz, done + i);
+			bench_tag(p, sz, done + i, 0xA7);
 			b.p[i] = p;
 		}
 		done += b.n;
@@ -86,11 +78,8 @@ static void *consumer(void *arg)
 		pthread_mutex_unlock(&q->mu);
 		for (unsigned i = 0; i < b.n; i++) {
 			unsigned char *p = b.p[i];
-			uint64_t t, seq = done + i;
-			memcpy(&t, p, sizeof t);
-			size_t sz = (size_t)(t & 0xffff);
-			if ((t >> 16) != seq || sz < 64 || sz > 512 ||
-			    p[sz - 1] != (unsigned char)(seq ^ sz ^ 0xA7))
+			uint64_t seq = done + i;
+			if (!bench_tag_check(p, seq, 0xA7, 64, 512))
 				BENCH_FAIL("queue pair %u: block %lu (%p) was corrupted",
 					   q->id, (unsigned long)seq, (void *)p);
 			free(p);

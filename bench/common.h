@@ -181,6 +181,96 @@ static inline void bench_sleep(double s)
 		;
 }
 
+static inline double bench_mib(long kb)
+{
+	return (double)kb / 1024.0;
+}
+
+/* A block's tag for the producer/consumer programs: its sequence number and
+ * size in the first 8 bytes, and a check byte of both (and salt) last. */
+static inline void bench_tag(unsigned char *p, size_t sz, uint64_t seq, unsigned salt)
+{
+	uint64_t t = (seq << 16) | sz;
+	memcpy(p, &t, sizeof t);
+	p[sz - 1] = (unsigned char)(seq ^ sz ^ salt);
+}
+
+/* the size a tag says, or 0 if the tag is not that of block seq with a size
+ * in [lo, hi] */
+static inline size_t bench_tag_check(const unsigned char *p, uint64_t seq, unsigned salt,
+				     size_t lo, size_t hi)
+{
+	uint64_t t;
+	memcpy(&t, p, sizeof t);
+	size_t sz = (size_t)(t & 0xffff);
+	if ((t >> 16) != seq || sz < lo || sz > hi || p[sz - 1] != (unsigned char)(seq ^ sz ^ salt))
+		return 0;
+	return sz;
+}
+
+/* write v every `stride` bytes of p[from, to) and at to - 1 */
+static inline void bench_touch_range(unsigned char *p, size_t from, size_t to, size_t stride,
+				     unsigned char v)
+{
+	for (size_t i = from; i < to; i += stride)
+		p[i] = v;
+	if (to > from)
+		p[to - 1] = v;
+}
+
+/* Four interleaved realloc growth chains: each starts at 16 B and grows by
+ * about 1.5x to maxsz, writing one byte per 4 KiB of every new tail (and its
+ * last byte) and checking that realloc kept the old contents (sampled bytes
+ * of the old size); then the chains are freed.  Returns the number of
+ * malloc/realloc/free calls. */
+static inline unsigned long bench_realloc_chains(size_t maxsz, unsigned char base)
+{
+	enum { CHAINS = 4 };
+	unsigned char *p[CHAINS] = { 0 };
+	size_t sz[CHAINS] = { 0 }, prev[CHAINS] = { 0 };
+	unsigned long calls = 0;
+	int live = CHAINS;
+	for (int c = 0; c < CHAINS; c++) {
+		sz[c] = 16;
+		p[c] = malloc(16);
+		calls++;
+		if (!p[c])
+			BENCH_FAIL("malloc(16) returned NULL");
+		memset(p[c], (unsigned char)(c + base), 16);
+	}
+	while (live) {
+		live = 0;
+		for (int c = 0; c < CHAINS; c++) {
+			if (sz[c] >= maxsz)
+				continue;
+			live++;
+			unsigned char v = (unsigned char)(c + base);
+			size_t old = sz[c];
+			/* chains grow at slightly different rates so they interleave */
+			size_t nsz = old + old / 2 + (size_t)c * 8 + 1;
+			if (nsz > maxsz)
+				nsz = maxsz;
+			unsigned char *q = realloc(p[c], nsz);
+			calls++;
+			if (!q)
+				BENCH_FAIL("realloc(%zu) returned NULL", nsz);
+			/* bytes known to be written: 0..15, every earlier tail start
+			 * (prev) and the last byte */
+			if (q[0] != v || q[8] != v || q[prev[c]] != v || q[old - 1] != v)
+				BENCH_FAIL("realloc %zu -> %zu lost the old contents", old, nsz);
+			bench_touch_range(q, old, nsz, 4096, v);
+			p[c] = q;
+			prev[c] = old;
+			sz[c] = nsz;
+		}
+	}
+	for (int c = 0; c < CHAINS; c++) {
+		free(p[c]);
+		calls++;
+	}
+	return calls;
+}
+
 /* Peak RSS of this process, printed to stderr at exit as "bench: VmHWM <n> kB".
  * run-bench prefers it to wait4()'s ru_maxrss, which on Linux also counts the
  * high-water mark of the process image that exec() replaced (a Python parent

@@ -61,12 +61,7 @@ int main(int argc, char **argv)
 	long rss_built = bench_status_kb("VmRSS");
 
 	/* free 90 % at random: shuffle, free the first 90 %, compact */
-	for (size_t i = n; i > 1; i--) {
-		size_t j = (size_t)bench_rng_range(&rng, 0, i - 1);
-		blk_t t = b[i - 1];
-		b[i - 1] = b[j];
-		b[j] = t;
-	}
+	BENCH_SHUFFLE(b, n, &rng);
 	size_t nfree = n / 10 * 9;
 	for (size_t i = 0; i < nfree; i++)
 		free(b[i].p);

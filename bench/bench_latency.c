@@ -107,12 +107,7 @@ int main(int argc, char **argv)
 			size[i] = (uint16_t)bench_rng_range(&rng, 16, 1024);
 			order[i] = (uint32_t)i;
 		}
-		for (unsigned long i = per; i > 1; i--) {
-			unsigned long j = (unsigned long)bench_rng_range(&rng, 0, i - 1);
-			uint32_t t = order[i - 1];
-			order[i - 1] = order[j];
-			order[j] = t;
-		}
+		BENCH_SHUFFLE(order, per, &rng);
 		for (unsigned long i = 0; i < per; i++) {
 			size_t sz = size[i];
 			uint64_t a = ticks();

@@ -86,6 +86,16 @@ static inline double bench_rng_unit(bench_rng *r)
 	return (double)(bench_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* Fisher-Yates shuffle of the n elements of array a */
+#define BENCH_SHUFFLE(a, n, r) do { \
+	for (size_t i_ = (n); i_ > 1; i_--) { \
+		size_t j_ = (size_t)bench_rng_range((r), 0, i_ - 1); \
+		__typeof__(*(a)) t_ = (a)[i_ - 1]; \
+		(a)[i_ - 1] = (a)[j_]; \
+		(a)[j_] = t_; \
+	} \
+} while (0)
+
 #ifdef BENCH_WANT_MATH
 #include <math.h>
 /* log-uniform in [lo, hi]: every octave gets the same share of draws (the

@@ -42,11 +42,6 @@ static size_t build(blk_t *b, size_t n, size_t cap, size_t bytes, bench_rng *r)
 	return n;
 }
 
-static double mib(long kb)
-{
-	return (double)kb / 1024.0;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long live_mib = bench_arg(argc, argv, 1, 200);
@@ -66,12 +61,7 @@ int main(int argc, char **argv)
 	long rss_built = bench_status_kb("VmRSS");
 
 	/* free 90 % at random: shuffle, free the first 90 %, compact */
-	for (size_t i = n; i > 1; i--) {
-		size_t j = (size_t)bench_rng_range(&rng, 0, i - 1);
-		blk_t t = b[i - 1];
-		b[i - 1] = b[j];
-		b[j] = t;
-	}
+	BENCH_SHUFFLE(b, n, &rng);
 	size_t nfree = n / 10 * 9;
 	for (size_t i = 0; i < nfree; i++)
 		free(b[i].p);
@@ -106,9 +96,9 @@ int main(int argc, char **argv)
 	free(fillv);
 	free(b);
 	fprintf(stderr, "footprint: %lu MiB built (RSS %.1f MiB), 90 %% freed, %.2f s delay, "
-		"%lu MiB re-allocated; %.2f s\n", live_mib, mib(rss_built), delay, live_mib / 2, dt);
-	bench_result("footprint_peak", mib(hwm), "MiB");
-	bench_result("footprint_after_free", mib(rss_after), "MiB");
-	bench_result("footprint_final", mib(rss_final), "MiB");
+		"%lu MiB re-allocated; %.2f s\n", live_mib, bench_mib(rss_built), delay, live_mib / 2, dt);
+	bench_result("footprint_peak", bench_mib(hwm), "MiB");
+	bench_result("footprint_after_free", bench_mib(rss_after), "MiB");
+	bench_result("footprint_final", bench_mib(rss_final), "MiB");
 	return 0;
 }

@@ -58,14 +58,6 @@ typedef struct {
 	unsigned long pspins, cspins; /* waits of producer, consumer */
 } pair_t;
 
-/* pattern: first 8 bytes hold (seq << 16 | size), last byte holds seq ^ size */
-static inline void fill(unsigned char *p, size_t sz, uint64_t seq)
-{
-	uint64_t t = (seq << 16) | sz;
-	memcpy(p, &t, sizeof t);
-	p[sz - 1] = (unsigned char)(seq ^ sz ^ 0x3C);
-}
-
 static void *producer(void *arg)
 {
 	pair_t *q = arg;
@@ -82,7 +74,7 @@ static void *producer(void *arg)
 			unsigned char *p = malloc(sz);
 			if (!p)
 				BENCH_FAIL("malloc(%zu) returned NULL", sz);
-			fill(p, sz, done + i);
+			bench_tag(p, sz, done + i, 0x3C);
 			b->p[i] = p;
 		}
 		b->n = n;
@@ -103,11 +95,8 @@ static void *consumer(void *arg)
 		batch_t *b = &q->ring[tail & (RING - 1)];
 		for (unsigned i = 0; i < b->n; i++) {
 			unsigned char *p = b->p[i];
-			uint64_t t, seq = done + i;
-			memcpy(&t, p, sizeof t);
-			size_t sz = (size_t)(t & 0xffff);
-			if ((t >> 16) != seq || sz < 16 || sz > 512 ||
-			    p[sz - 1] != (unsigned char)(seq ^ sz ^ 0x3C))
+			uint64_t seq = done + i;
+			if (!bench_tag_check(p, seq, 0x3C, 16, 512))
 				BENCH_FAIL("prodcons pair %u: block %lu (%p) was corrupted",
 					   q->id, (unsigned long)seq, (void *)p);
 			free(p);

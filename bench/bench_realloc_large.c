@@ -13,63 +13,9 @@
  * rounds per second scaled). */
 #include "common.h"
 
-#define CHAINS 4
 #define MAXLARGE 256
 
 static unsigned long ops;
-
-static void touch_range(unsigned char *p, size_t from, size_t to, size_t stride, unsigned char v)
-{
-	for (size_t i = from; i < to; i += stride)
-		p[i] = v;
-	if (to > from)
-		p[to - 1] = v;
-}
-
-static void realloc_chains(size_t maxsz, unsigned round)
-{
-	unsigned char *p[CHAINS] = { 0 };
-	size_t sz[CHAINS] = { 0 }, prev[CHAINS] = { 0 };
-	int live = CHAINS;
-	for (int c = 0; c < CHAINS; c++) {
-		sz[c] = 16;
-		p[c] = malloc(16);
-		ops++;
-		if (!p[c])
-			BENCH_FAIL("malloc(16) returned NULL");
-		memset(p[c], (unsigned char)(c + round), 16);
-	}
-	while (live) {
-		live = 0;
-		for (int c = 0; c < CHAINS; c++) {
-			if (sz[c] >= maxsz)
-				continue;
-			live++;
-			unsigned char v = (unsigned char)(c + round);
-			size_t old = sz[c];
-			/* chains grow at slightly different rates so they interleave */
-			size_t nsz = old + old / 2 + (size_t)c * 8 + 1;
-			if (nsz > maxsz)
-				nsz = maxsz;
-			unsigned char *q = realloc(p[c], nsz);
-			ops++;
-			if (!q)
-				BENCH_FAIL("realloc(%zu) returned NULL", nsz);
-			/* bytes known to be written: 0..15, every earlier tail start
-			 * (prev) and the last byte */
-			if (q[0] != v || q[8] != v || q[prev[c]] != v || q[old - 1] != v)
-				BENCH_FAIL("realloc %zu -> %zu lost the old contents", old, nsz);
-			touch_range(q, old, nsz, 4096, v);
-			p[c] = q;
-			prev[c] = old;
-			sz[c] = nsz;
-		}
-	}
-	for (int c = 0; c < CHAINS; c++) {
-		free(p[c]);
-		ops++;
-	}
-}
 
 static void large_blocks(unsigned n, bench_rng *rng)
 {
@@ -85,7 +31,7 @@ static void large_blocks(unsigned n, bench_rng *rng)
 		ops++;
 		if (!p[i])
 			BENCH_FAIL("malloc(%zu) returned NULL", s);
-		touch_range(p[i], 0, s, 65536, (unsigned char)i);
+		bench_touch_range(p[i], 0, s, 65536, (unsigned char)i);
 		idx[i] = i;
 	}
 	for (unsigned i = n; i > 1; i--) { /* Fisher-Yates */
@@ -117,7 +63,7 @@ int main(int argc, char **argv)
 
 	double t0 = bench_now(), c0 = bench_cpu_now();
 	for (unsigned long r = 0; r < rounds; r++) {
-		realloc_chains((size_t)maxkib * 1024, (unsigned)r);
+		ops += bench_realloc_chains((size_t)maxkib * 1024, (unsigned char)r);
 		large_blocks((unsigned)nlarge, &rng);
 	}
 	double dt = bench_now() - t0;

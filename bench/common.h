@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Keep the compiler from proving that a block is unused (GCC may delete a
  * malloc/free pair whose memory does not escape). */
@@ -79,6 +80,33 @@ static inline uint64_t bench_rng_range(bench_rng *r, uint64_t lo, uint64_t hi)
 	return lo + (bench_rng_next(r) >> 11) % (hi - lo + 1);
 }
 
+/* uniform in [0, 1) */
+static inline double bench_rng_unit(bench_rng *r)
+{
+	return (double)(bench_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Fisher-Yates shuffle of the n elements of array a */
+#define BENCH_SHUFFLE(a, n, r) do { \
+	for (size_t i_ = (n); i_ > 1; i_--) { \
+		size_t j_ = (size_t)bench_rng_range((r), 0, i_ - 1); \
+		__typeof__(*(a)) t_ = (a)[i_ - 1]; \
+		(a)[i_ - 1] = (a)[j_]; \
+		(a)[j_] = t_; \
+	} \
+} while (0)
+
+#ifdef BENCH_WANT_MATH
+#include <math.h>
+/* log-uniform in [lo, hi]: every octave gets the same share of draws (the
+ * program links -lm) */
+static inline size_t bench_rng_logu(bench_rng *r, double lo, double hi)
+{
+	size_t s = (size_t)(lo * exp(bench_rng_unit(r) * log(hi / lo)));
+	return s < (size_t)lo ? (size_t)lo : s > (size_t)hi ? (size_t)hi : s;
+}
+#endif
+
 static inline void bench_result(const char *name, double value, const char *unit)
 {
 	printf("RESULT %s %.4g %s\n", name, value, unit);
@@ -139,6 +167,118 @@ static inline long bench_status_kb(const char *field)
 	}
 	fclose(f);
 	return v;
+}
+
+/* Current resident set of this process in KiB, from /proc/self/statm (the
+ * figure now, not the high-water mark), or -1. */
+static inline long bench_rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long size, res;
+	int ok;
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%ld %ld", &size, &res) == 2;
+	fclose(f);
+	return ok ? res * (sysconf(_SC_PAGESIZE) / 1024) : -1;
+}
+
+/* nanosleep for a fractional number of seconds, resuming after signals */
+static inline void bench_sleep(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static inline double bench_mib(long kb)
+{
+	return (double)kb / 1024.0;
+}
+
+/* A block's tag for the producer/consumer programs: its sequence number and
+ * size in the first 8 bytes, and a check byte of both (and salt) last. */
+static inline void bench_tag(unsigned char *p, size_t sz, uint64_t seq, unsigned salt)
+{
+	uint64_t t = (seq << 16) | sz;
+	memcpy(p, &t, sizeof t);
+	p[sz - 1] = (unsigned char)(seq ^ sz ^ salt);
+}
+
+/* the size a tag says, or 0 if the tag is not that of block seq with a size
+ * in [lo, hi] */
+static inline size_t bench_tag_check(const unsigned char *p, uint64_t seq, unsigned salt,
+				     size_t lo, size_t hi)
+{
+	uint64_t t;
+	memcpy(&t, p, sizeof t);
+	size_t sz = (size_t)(t & 0xffff);
+	if ((t >> 16) != seq || sz < lo || sz > hi || p[sz - 1] != (unsigned char)(seq ^ sz ^ salt))
+		return 0;
+	return sz;
+}
+
+/* write v every `stride` bytes of p[from, to) and at to - 1 */
+static inline void bench_touch_range(unsigned char *p, size_t from, size_t to, size_t stride,
+				     unsigned char v)
+{
+	for (size_t i = from; i < to; i += stride)
+		p[i] = v;
+	if (to > from)
+		p[to - 1] = v;
+}
+
+/* Four interleaved realloc growth chains: each starts at 16 B and grows by
+ * about 1.5x to maxsz, writing one byte per 4 KiB of every new tail (and its
+ * last byte) and checking that realloc kept the old contents (sampled bytes
+ * of the old size); then the chains are freed.  Returns the number of
+ * malloc/realloc/free calls. */
+static inline unsigned long bench_realloc_chains(size_t maxsz, unsigned char base)
+{
+	enum { CHAINS = 4 };
+	unsigned char *p[CHAINS] = { 0 };
+	size_t sz[CHAINS] = { 0 }, prev[CHAINS] = { 0 };
+	unsigned long calls = 0;
+	int live = CHAINS;
+	for (int c = 0; c < CHAINS; c++) {
+		sz[c] = 16;
+		p[c] = malloc(16);
+		calls++;
+		if (!p[c])
+			BENCH_FAIL("malloc(16) returned NULL");
+		memset(p[c], (unsigned char)(c + base), 16);
+	}
+	while (live) {
+		live = 0;
+		for (int c = 0; c < CHAINS; c++) {
+			if (sz[c] >= maxsz)
+				continue;
+			live++;
+			unsigned char v = (unsigned char)(c + base);
+			size_t old = sz[c];
+			/* chains grow at slightly different rates so they interleave */
+			size_t nsz = old + old / 2 + (size_t)c * 8 + 1;
+			if (nsz > maxsz)
+				nsz = maxsz;
+			unsigned char *q = realloc(p[c], nsz);
+			calls++;
+			if (!q)
+				BENCH_FAIL("realloc(%zu) returned NULL", nsz);
+			/* bytes known to be written: 0..15, every earlier tail start
+			 * (prev) and the last byte */
+			if (q[0] != v || q[8] != v || q[prev[c]] != v || q[old - 1] != v)
+				BENCH_FAIL("realloc %zu -> %zu lost the old contents", old, nsz);
+			bench_touch_range(q, old, nsz, 4096, v);
+			p[c] = q;
+			prev[c] = old;
+			sz[c] = nsz;
+		}
+	}
+	for (int c = 0; c < CHAINS; c++) {
+		free(p[c]);
+		calls++;
+	}
+	return calls;
 }
 
 /* Peak RSS of this process, printed to stderr at exit as "bench: VmHWM <n> kB".

@@ -28,7 +28,7 @@ bench_bench_footprint_LDADD = $(PTHREAD_LIBS)
 bench_bench_pair_SOURCES = bench/bench_pair.c bench/common.h
 bench_bench_pair_LDADD = $(PTHREAD_LIBS)
 
-EXTRA_DIST += bench/run-bench bench/callgrind-pair bench/README.md
+EXTRA_DIST += bench/run-bench bench/callgrind-pair bench/sweep bench/README.md
 
 BENCH_RUN = $(PYTHON3) $(srcdir)/bench/run-bench \
 	--lib $(abs_top_builddir)/.libs/libhakmem.so \

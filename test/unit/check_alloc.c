@@ -83,7 +83,9 @@ START_TEST(calloc_zeroes_even_reused_memory) {
             hak_free(d);
             unsigned char *p = hak_calloc(1, sizes[i]);
             ck_assert_ptr_nonnull(p);
-            for (size_t j = 0; j < sizes[i]; j++) ck_assert_uint_eq(p[j], 0);
+            size_t j = 0; /* one assertion per block: per byte, 15 M of them outlast the timeout */
+            while (j < sizes[i] && p[j] == 0) j++;
+            ck_assert_uint_eq(j, sizes[i]);
             hak_free(p);
         }
     }

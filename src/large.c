@@ -99,15 +99,26 @@ static large_hdr_t *cache_take(size_t need) {
     return best;
 }
 
+/* Where the block starts in its mapping (a multiple of the OS page, so the
+ * usable size is the size rounded up to a page), or 0 if size is too big. */
+static size_t block_offset(size_t size, size_t align) {
+    size_t offset = align >= HAK_SS_SIZE ? align : hak_max(align, LARGE_HDR);
+    return size > PTRDIFF_MAX - offset - HAK_SS_SIZE ? 0 : offset;
+}
+
+size_t hak_large_usable_for(size_t size, size_t align) {
+    return block_offset(size, align) ? hak_align_up(size, HAK_OS_PAGE) : 0;
+}
+
 void *hak_large_alloc(size_t size, size_t align, bool zero) {
     if (align < LARGE_HDR) align = LARGE_HDR;
     bool huge_align = align >= HAK_SS_SIZE;
-    size_t offset = huge_align ? align : hak_max(align, LARGE_HDR);
-    if (size > PTRDIFF_MAX - offset - HAK_SS_SIZE) { errno = ENOMEM; return NULL; }
+    size_t offset = block_offset(size, align);
+    if (!offset) { errno = ENOMEM; return NULL; }
     size_t need = hak_align_up(offset + size, HAK_OS_PAGE);
     large_hdr_t *h = NULL;
     if (offset == LARGE_HDR && (h = cache_take(need)) != NULL) {
-        if (zero) memset(h->user, 0, size);
+        if (zero) memset(h->user, 0, hak_align_up(size, HAK_OS_PAGE)); /* all of it usable */
     } else {
         char *base = hak_os_map(need, huge_align ? align : HAK_SS_SIZE, false);
         if (!base) { errno = ENOMEM; return NULL; }
@@ -157,16 +168,22 @@ void hak_large_free(void *p, unsigned kind) {
     hak_purge_note();
 }
 
-size_t hak_large_usable(void *p, unsigned kind, const char *caller) {
+static large_hdr_t *live_hdr(void *p, unsigned kind, const char *caller) {
     large_hdr_t *h = checked_hdr(p, kind, caller);
     if (atomic_load_explicit(&h->live, memory_order_relaxed) != 1)
         hak_fatal("%s(): pointer %p is a large block already freed", caller, p);
-    return h->map_size - h->offset;
+    return h;
+}
+
+/* The size asked for, rounded up to a page: not the whole mapping, which
+ * may be a larger cached one, so that it equals hak_large_usable_for. */
+size_t hak_large_usable(void *p, unsigned kind, const char *caller) {
+    return hak_align_up(live_hdr(p, kind, caller)->size, HAK_OS_PAGE);
 }
 
 /* Grows or shrinks the mapping of h to need bytes without copying; the block
- * may move.  Returns the new header, or NULL. */
-static large_hdr_t *remap(large_hdr_t *h, size_t need) {
+ * may move if may_move.  Returns the new header, or NULL. */
+static large_hdr_t *remap(large_hdr_t *h, size_t need, bool may_move) {
     uint64_t limit = hak_load(&hak_params.mapped_limit);
     if (need > h->map_size && limit &&
         atomic_load_explicit(&hak_os_mapped, memory_order_relaxed) + need - h->map_size > limit)
@@ -174,6 +191,7 @@ static large_hdr_t *remap(large_hdr_t *h, size_t need) {
     void *old_user = h->user; /* h itself moves with the pages */
     size_t old_size = h->map_size;
     void *r = mremap(h->base, h->map_size, need, 0); /* in place */
+    if (r == MAP_FAILED && !may_move) return NULL;
     if (r == MAP_FAILED) {
         void *target = hak_os_reserve(need, HAK_SS_SIZE);
         if (!target) return NULL;
@@ -199,9 +217,7 @@ static large_hdr_t *remap(large_hdr_t *h, size_t need) {
 }
 
 void *hak_large_realloc(void *p, unsigned kind, size_t size) {
-    large_hdr_t *h = checked_hdr(p, kind, "realloc");
-    if (atomic_load_explicit(&h->live, memory_order_relaxed) != 1)
-        hak_fatal("realloc(): pointer %p is a large block already freed", p);
+    large_hdr_t *h = live_hdr(p, kind, "realloc");
     size_t usable = h->map_size - h->offset;
     if (size <= usable && size >= usable / 2) { h->size = size; return p; }
     if (h->offset == LARGE_HDR && size > HAK_SMALL_MAX && size <= PTRDIFF_MAX - HAK_SS_SIZE) {
@@ -221,11 +237,31 @@ void *hak_large_realloc(void *p, unsigned kind, size_t size) {
                 return c->user;
             }
         }
-        large_hdr_t *n = remap(h, need);
+        large_hdr_t *n = remap(h, need, true);
         if (n) { n->size = size; return n->user; }
-        if (size <= usable) return p;
+        if (size <= usable) { h->size = size; return p; }
     }
     return NULL; /* the caller allocates, copies and frees */
+}
+
+size_t hak_large_resize_in_place(void *p, unsigned kind, size_t size, size_t extra) {
+    large_hdr_t *h = live_hdr(p, kind, "xallocx");
+    size_t room = h->map_size - h->offset, max = PTRDIFF_MAX - h->offset - HAK_SS_SIZE;
+    if (size <= max) {
+        size_t want = extra > max - size ? max : size + extra;
+        size_t need = hak_align_up(h->offset + want, HAK_OS_PAGE);
+        if (want <= room) { /* fits: what the mapping holds beyond goes back */
+            if (need < h->map_size) remap(h, need, false);
+            h->size = want;
+        } else if (remap(h, need, false)) {
+            h->size = want;
+        } else if (size <= room) {
+            h->size = room;
+        } else if (remap(h, hak_align_up(h->offset + size, HAK_OS_PAGE), false)) {
+            h->size = size;
+        }
+    }
+    return hak_align_up(h->size, HAK_OS_PAGE);
 }
 
 size_t hak_large_cache_purge(uint64_t now_ms, uint64_t delay_ms) {

@@ -8,7 +8,14 @@
 void *hak_large_alloc(size_t size, size_t align, bool zero);
 void hak_large_free(void *p, unsigned kind);
 void *hak_large_realloc(void *p, unsigned kind, size_t size);
+/* The usable size: the size asked for, rounded up to a page. */
 size_t hak_large_usable(void *p, unsigned kind, const char *caller);
+/* The usable size hak_large_alloc(size, align) gives; 0 if it cannot. */
+size_t hak_large_usable_for(size_t size, size_t align);
+/* xallocx: resizes p in place (it never moves) to size + extra bytes, or as
+ * near as its mapping and the address space after it allow, at least size
+ * if it can.  Returns the usable size after. */
+size_t hak_large_resize_in_place(void *p, unsigned kind, size_t size, size_t extra);
 /* Unmaps cached mappings freed at least delay_ms ago. Returns bytes. */
 size_t hak_large_cache_purge(uint64_t now_ms, uint64_t delay_ms);
 

@@ -26,7 +26,7 @@ HAK_SOURCES = \
 noinst_HEADERS = src/util.h src/size_class.h src/params.h src/os.h src/pagemap.h src/segmap.h \
 	src/superslab.h src/heap.h src/tcache.h src/init.h src/purge.h src/large.h src/stats.h \
 	src/stats_print.h
-noinst_HEADERS += src/ctl.h
+noinst_HEADERS += src/ctl.h src/alloc.h
 
 libhakmem_la_SOURCES = $(HAK_SOURCES)
 # Only the public API leaves the library; the fast path wants the initial-exec

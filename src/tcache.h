@@ -158,25 +158,27 @@ static inline void *hak_malloc_fast(size_t size) {
     return hak_malloc_slow(size);
 }
 
-static inline void hak_free_fast(void *p) {
+/* The free fast path: true if p went into the cache; false sends it to a
+ * slow path of the caller's choice (free's, or a sized free's). */
+static inline bool hak_free_try_fast(void *p) {
     uintptr_t page = (uintptr_t)p >> HAK_PAGEMAP_SHIFT;
     /* NULL, foreign pointers and large blocks: page-map value 0, or beyond */
-    if (unlikely(page >= hak_pagemap_pages)) {
-        hak_free_slow(p);
-        return;
-    }
+    if (unlikely(page >= hak_pagemap_pages)) return false;
     hak_fast_bin_t *b = HAK_FAST_BIN((uintptr_t)hak_pagemap[page] * sizeof(hak_bin_t));
     /* full cache, unset thread, no slab of ours, a pointer inside a block (or
      * a class checked on the slow path), and the cheapest double free (the
      * block just freed) all leave here */
     if (unlikely(b->in >= b->limit ||
-                 (HAK_FAST_CHECKS && (!hak_block_start_fast(p, b->nmagic) || p == b->head)))) {
-        hak_free_slow(p);
-        return;
-    }
+                 (HAK_FAST_CHECKS && (!hak_block_start_fast(p, b->nmagic) || p == b->head))))
+        return false;
     hak_cache_link(p, b->head);
     b->head = p;
     HAK_BIN_ADD(b->in, 1);
+    return true;
+}
+
+static inline void hak_free_fast(void *p) {
+    if (unlikely(!hak_free_try_fast(p))) hak_free_slow(p);
 }
 
 #endif

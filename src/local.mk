@@ -1,6 +1,7 @@
 # The allocator library. Internal headers live beside their sources.
 HAK_SOURCES = \
 	src/alloc.c \
+	src/alloc_ext.c \
 	src/fatal.c \
 	src/heap.c \
 	src/init.c \
@@ -14,6 +15,7 @@ HAK_SOURCES = \
 	src/shared_pool.c \
 	src/slab_purge.c \
 	src/size_class.c \
+	src/sized_free.c \
 	src/stats.c \
 	src/stats_print.c \
 	src/superslab.c \

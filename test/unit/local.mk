@@ -1,6 +1,6 @@
 # Unit tests (Check).
 if HAVE_CHECK
-UNIT_TESTS = test/unit/check_alloc test/unit/check_core test/unit/check_misuse
+UNIT_TESTS = test/unit/check_alloc test/unit/check_core test/unit/check_misuse test/unit/check_ext
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
@@ -13,6 +13,12 @@ test_unit_check_core_SOURCES = test/unit/check_core.c
 test_unit_check_core_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -ftls-model=initial-exec
 test_unit_check_core_LDADD = libhakmem.la $(CHECK_LIBS)
 test_unit_check_core_LDFLAGS = -static
+
+# The extended API; links the static library to see the thread cache.
+test_unit_check_ext_SOURCES = test/unit/check_ext.c
+test_unit_check_ext_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -ftls-model=initial-exec
+test_unit_check_ext_LDADD = libhakmem.la $(CHECK_LIBS)
+test_unit_check_ext_LDFLAGS = -static
 
 test_unit_check_misuse_SOURCES = test/unit/check_misuse.c
 test_unit_check_misuse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)

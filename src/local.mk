@@ -2,6 +2,7 @@
 HAK_SOURCES = \
 	src/alloc.c \
 	src/alloc_ext.c \
+	src/cxx_new.c \
 	src/fatal.c \
 	src/heap.c \
 	src/init.c \
@@ -33,7 +34,9 @@ noinst_HEADERS += src/ctl.h src/alloc.h
 libhakmem_la_SOURCES = $(HAK_SOURCES)
 # Only the public API leaves the library; the fast path wants the initial-exec
 # TLS model (no __tls_get_addr call), which is safe for a preloaded library.
-libhakmem_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -ftls-model=initial-exec \
+# -fexceptions: std::bad_alloc and throwing new-handlers unwind through the
+# C++ operators (cxx_new.c).
+libhakmem_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -ftls-model=initial-exec -fexceptions \
 	-fno-plt -fno-semantic-interposition -fno-builtin-malloc -fno-builtin-free \
 	-fno-stack-protector
 libhakmem_la_LDFLAGS = -version-info 0:0:0 -Wl,-z,nodelete -Wl,-Bsymbolic-functions

@@ -430,10 +430,4 @@ HAK_ALIAS(__libc_memalign, hak_memalign);
 HAK_ALIAS(__libc_valloc, hak_valloc);
 HAK_ALIAS(__libc_pvalloc, hak_pvalloc);
 HAK_ALIAS(__posix_memalign, hak_posix_memalign);
-
-/* glibc's malloc_trim releases free memory: so does ours. */
-HAK_EXPORT int malloc_trim(size_t pad) {
-    (void)pad;
-    return hak_purge_now() > 0;
-}
 #endif /* HAK_NO_STD_NAMES */

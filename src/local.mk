@@ -4,6 +4,7 @@ HAK_SOURCES = \
 	src/alloc_ext.c \
 	src/cxx_new.c \
 	src/fatal.c \
+	src/glibc_info.c \
 	src/heap.c \
 	src/init.c \
 	src/large.c \

@@ -106,8 +106,11 @@ END_TEST
 START_TEST(rallocx_moves_keeps_and_fails_cleanly) {
     unsigned char *p = hak_mallocx(100, 0);
     memset(p, 0x42, 100);
-    /* same class: in place */
-    ck_assert_ptr_eq(hak_rallocx(p, hak_sallocx(p, 0), 0), p);
+    /* same class: in place (debug.checks moves it, as realloc: the canary
+     * follows the size) */
+    void *same = hak_rallocx(p, hak_sallocx(p, 0), 0);
+    if (!hak_checks_on()) ck_assert_ptr_eq(same, p);
+    p = same;
     /* an alignment the block lacks: moved, contents kept */
     unsigned char *q = hak_rallocx(p, 100, HAK_MALLOCX_ALIGN(4096));
     ck_assert_ptr_nonnull(q);

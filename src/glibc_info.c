@@ -8,6 +8,7 @@
  * out of the thread caches, slabs, mappings), so these answer the same
  * there.  The snapshot lives in a block of our own while it is written
  * out: stdio may allocate, and no allocator lock is held meanwhile. */
+#include "alloc.h"
 #include "ctl.h"
 #include "purge.h"
 #include "stats.h"
@@ -27,9 +28,18 @@ struct mallinfo2 {
 };
 #endif
 
+/* The snapshot's own block is live while it is taken: it is not the
+ * program's, so it does not count. */
 static hak_stats_snapshot_t *snapshot(void) {
     hak_stats_snapshot_t *s = hak_malloc(sizeof *s);
-    if (s) hak_stats_take(s);
+    if (!s) return NULL;
+    hak_stats_take(s);
+    hak_block_t b;
+    hak_block_info(s, "mallinfo", &b);
+    if (b.cls != HAK_CLASS_NONE && s->cls[b.cls].live) {
+        s->cls[b.cls].live--;
+        s->global.allocated -= hak_classes[b.cls].size;
+    }
     return s;
 }
 

@@ -36,6 +36,39 @@ void *hak_valloc(size_t size) HAK_API_MALLOC HAK_API_ALLOC_SIZE(1);
 void *hak_pvalloc(size_t size) HAK_API_MALLOC;
 size_t hak_malloc_usable_size(void *ptr);
 
+/* ---- Sized frees (C23), also exported as free_sized and free_aligned_sized
+ * (glibc 2.36's headers lack them).  The size is the one asked for (or the
+ * new size realloc gave); it is checked for large blocks always, for small
+ * ones with debug.checks (hakmem(3)). */
+void hak_free_sized(void *ptr, size_t size);
+void hak_free_aligned_sized(void *ptr, size_t alignment, size_t size);
+
+/* ---- The extended API, with jemalloc's semantics (hakmem(3)) --------------
+ * The flags: an alignment (a power of two, given as its log or itself),
+ * HAK_MALLOCX_ZERO (zeroed memory; on growth, beyond the old real size) and
+ * HAK_MALLOCX_TCACHE_NONE (not through the thread cache), or-ed together. */
+#define HAK_MALLOCX_LG_ALIGN(la) ((int)(la))
+#if defined(__GNUC__)
+#define HAK_MALLOCX_ALIGN(a) ((int)__builtin_ctzll((unsigned long long)(a)))
+#else
+#define HAK_MALLOCX_ALIGN(a) hak_mallocx_lg_of(a)
+static inline int hak_mallocx_lg_of(size_t a) {
+    int lg = 0;
+    while (a > 1) a >>= 1, lg++;
+    return lg;
+}
+#endif
+#define HAK_MALLOCX_ZERO ((int)0x40)
+#define HAK_MALLOCX_TCACHE_NONE ((int)0x100)
+
+void *hak_mallocx(size_t size, int flags) HAK_API_MALLOC HAK_API_ALLOC_SIZE(1);
+void *hak_rallocx(void *ptr, size_t size, int flags) HAK_API_ALLOC_SIZE(2);
+size_t hak_xallocx(void *ptr, size_t size, size_t extra, int flags);
+size_t hak_sallocx(const void *ptr, int flags);
+void hak_dallocx(void *ptr, int flags);
+void hak_sdallocx(void *ptr, size_t size, int flags);
+size_t hak_nallocx(size_t size, int flags);
+
 /* ---- The control tree (hakmem(3), doc/ctl-names.md) ------------------------
  * Returns 0, or an errno value and changes nothing:
  *   ENOENT  no such name or MIB;   EINVAL  wrong *oldlenp or newlen (then

@@ -2,6 +2,7 @@
  * file holds their out-of-line slow paths and the less common entry points.
  * The standard names and glibc's internal aliases are aliases of the hak_
  * functions, so no pointer of ours can reach glibc's free, or the reverse. */
+#include "alloc.h"
 #include "heap.h"
 #include "init.h"
 #include "large.h"
@@ -50,6 +51,28 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
     hak_bin_pop(b, p);
     if (unlikely(hak_checks_on()))
         ((uint64_t *)p)[1] = 0; /* no longer "all junk": see check_free_fully */
+    return p;
+}
+
+/* HAK_MALLOCX_TCACHE_NONE: one block straight from the heap's slabs, past
+ * the thread cache.  Counted as a refill of one block that went out at
+ * once, so the cache's counts (and every statistic) stay right. */
+static void *small_alloc_nocache(unsigned cls) {
+    if (unlikely(hak_tls.state != HAK_THREAD_ACTIVE)) {
+        if (hak_tls.state == HAK_THREAD_DEAD) {
+            void *p = hak_dead_thread_alloc(cls); /* never cached anyway */
+            if (!p) errno = ENOMEM;
+            return p;
+        }
+        if (!hak_thread_init()) { errno = ENOMEM; return NULL; }
+    }
+    hak_bin_t one = {.head = HAK_CACHE_END, .limit = 1};
+    void *p = hak_refill(hak_tls.heap, &one, cls, 1);
+    if (!p) { errno = ENOMEM; return NULL; }
+    hak_bin_t *b = hak_bin(&hak_tls, cls);
+    HAK_BIN_ADD(b->in, 1);
+    hak_bin_took(b, 1);
+    if (unlikely(hak_checks_on())) ((uint64_t *)p)[1] = 0;
     return p;
 }
 
@@ -189,25 +212,63 @@ static void *large_alloc(size_t size, size_t align, bool zero) {
     return p;
 }
 
-static void *malloc_once(size_t size) {
-    void *p;
-    if (unlikely(hak_checks_on()) && size <= HAK_SMALL_MAX - HAK_CANARY_ROOM) {
-        if (size == 0) size = 1; /* a usable byte, as glibc gives */
-        unsigned cls = hak_size_class(size + HAK_CANARY_ROOM);
-        p = small_alloc(cls);
-        if (p) canary_set(p, cls, size);
-    } else if (size <= HAK_SMALL_MAX) {
-        p = small_alloc(hak_size_class(size));
-    } else {
-        p = large_alloc(size, 0, false);
+/* Blocks get canary room with debug.checks, unless aligned beyond 16. */
+static bool has_canary(size_t size, size_t align, bool checks) {
+    return checks && align <= 16 && size <= HAK_SMALL_MAX - HAK_CANARY_ROOM;
+}
+
+unsigned hak_class_for(size_t size, size_t align, bool checks) {
+    if (has_canary(size, align, checks)) /* a usable byte for size 0, as glibc gives */
+        return hak_size_class((size ? size : 1) + HAK_CANARY_ROOM);
+    if (align <= 16) return size <= HAK_SMALL_MAX ? hak_size_class(size) : HAK_CLASS_NONE;
+    if (align <= 4096 && size <= HAK_SMALL_MAX) return hak_size_class_aligned(size, align);
+    return HAK_CLASS_NONE;
+}
+
+size_t hak_usable_for(size_t size, size_t align) {
+    bool checks = hak_checks_on();
+    unsigned cls = hak_class_for(size, align, checks);
+    if (cls == HAK_CLASS_NONE) return hak_large_usable_for(size, align > 16 ? align : 0);
+    if (has_canary(size, align, checks)) return size ? size : 1; /* the canary is not usable */
+    return hak_classes[cls].size;
+}
+
+/* Every allocation's slow path: a block of the class hak_class_for picks,
+ * from the thread cache or (nocache) past it, or a large block; zeroed up
+ * to its usable size if zero. */
+static void *alloc_once(size_t size, size_t align, bool zero, bool nocache) {
+    bool checks = hak_checks_on();
+    unsigned cls = hak_class_for(size, align, checks);
+    if (cls == HAK_CLASS_NONE) return large_alloc(size, align > 16 ? align : 0, zero);
+    void *p = nocache ? small_alloc_nocache(cls) : small_alloc(cls);
+    if (!p) return NULL;
+    size_t usable = hak_classes[cls].size;
+    if (has_canary(size, align, checks)) {
+        if (size == 0) size = 1;
+        canary_set(p, cls, size);
+        usable = size;
     }
+    if (zero) memset(p, 0, usable);
+    return p;
+}
+
+static void *alloc_block(size_t size, size_t align, bool zero, bool nocache) {
+    void *p = alloc_once(size, align, zero, nocache);
+    if (unlikely(!p) && size <= RECLAIM_MAX) reclaim(), p = alloc_once(size, align, zero, nocache);
     return p;
 }
 
 void *hak_malloc_slow(size_t size) {
     hak_global_init();
-    void *p = malloc_once(size);
-    if (unlikely(!p) && size <= RECLAIM_MAX) reclaim(), p = malloc_once(size);
+    void *p = alloc_block(size, 0, false, false);
+    hak_purge_poll();
+    return p;
+}
+
+void *hak_alloc_ext(size_t size, size_t align, bool zero, bool nocache) {
+    if (size > PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
+    hak_global_init();
+    void *p = alloc_block(size, align, zero, nocache);
     hak_purge_poll();
     return p;
 }
@@ -224,21 +285,46 @@ void hak_free_slow(void *p) {
     hak_purge_poll();
 }
 
+/* HAK_MALLOCX_TCACHE_NONE: the block goes home at once, not into the cache
+ * (in and straight out again: a flush of one). */
+void hak_free_nocache(void *p, const char *caller) {
+    if (!p) return;
+    slab_t *s = slab_lookup(p);
+    if (s) {
+        unsigned cls = block_checked(s, p, caller);
+        small_free(p, cls);
+        hak_bin_t *b = hak_bin(&hak_tls, cls);
+        if (hak_tls.state == HAK_THREAD_ACTIVE && b->head == p) hak_flush(hak_tls.heap, b, cls, 1);
+    } else {
+        hak_prof_large_free(p);
+        hak_large_free(p);
+    }
+    hak_purge_poll();
+}
+
 /* ---- The API ------------------------------------------------------------ */
 
 HAK_EXPORT void *hak_malloc(size_t size) { return hak_malloc_fast(size); }
 HAK_EXPORT void hak_free(void *p) { hak_free_fast(p); }
 
-static size_t usable_size(void *p, const char *caller) {
+void hak_block_info(void *p, const char *caller, hak_block_t *out) {
     slab_t *s = slab_lookup(p);
-    if (!s) return hak_prof_large_usable(p, caller);
-    unsigned cls = block_checked(s, p, caller);
-    size_t asked = hak_checks_on() ? canary_size(p, cls) : SIZE_MAX;
-    return asked != SIZE_MAX ? asked : hak_classes[cls].size; /* the canary is not usable */
+    if (!s) {
+        out->cls = HAK_CLASS_NONE;
+        out->usable = hak_prof_large_usable(p, caller);
+        out->asked = SIZE_MAX;
+        return;
+    }
+    unsigned cls = out->cls = block_checked(s, p, caller);
+    out->asked = hak_checks_on() ? canary_size(p, cls) : SIZE_MAX;
+    out->usable = out->asked != SIZE_MAX ? out->asked : hak_classes[cls].size; /* the canary is not usable */
 }
 
 HAK_EXPORT size_t hak_malloc_usable_size(void *p) {
-    return p ? usable_size(p, "malloc_usable_size") : 0;
+    if (!p) return 0;
+    hak_block_t b;
+    hak_block_info(p, "malloc_usable_size", &b);
+    return b.usable;
 }
 
 HAK_EXPORT void *hak_calloc(size_t n, size_t size) {
@@ -266,7 +352,7 @@ HAK_EXPORT void *hak_realloc(void *p, size_t size) {
         /* stay put while the block fits and is not mostly wasted (with
          * debug checks, always move: the canary follows the new size) */
         if (!hak_checks_on()) {
-            if (size <= old && (size > old / 2 || cls < 8)) return p;
+            if (hak_realloc_keeps(cls, size)) return p;
         } else {
             size_t asked = canary_size(p, cls);
             if (asked != SIZE_MAX) old = asked;
@@ -289,22 +375,9 @@ HAK_EXPORT void *hak_reallocarray(void *p, size_t n, size_t size) {
     return hak_realloc(p, total);
 }
 
-static void *aligned_once(size_t align, size_t size) {
-    if (align <= 4096 && size <= HAK_SMALL_MAX) {
-        unsigned cls = hak_size_class_aligned(size, align);
-        if (cls != HAK_CLASS_NONE) return small_alloc(cls);
-    }
-    return large_alloc(size, align, false);
-}
-
 static void *aligned(size_t align, size_t size) {
     if (align <= 16) return hak_malloc(size);
-    if (size > PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
-    hak_global_init();
-    void *p = aligned_once(align, size);
-    if (unlikely(!p) && size <= RECLAIM_MAX) reclaim(), p = aligned_once(align, size);
-    hak_purge_poll();
-    return p;
+    return hak_alloc_ext(size, align, false, false);
 }
 
 static bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
@@ -372,14 +445,6 @@ uint64_t hak_thread_deallocated(void) { return thread_bytes(true); }
  * malloc must stay the program's (make check-sanitize). */
 #ifndef HAK_NO_STD_NAMES
 
-#if defined(__clang__)
-#define HAK_ALIAS(name, target) \
-    __typeof__(target) name __attribute__((alias(#target), visibility("default")))
-#else
-#define HAK_ALIAS(name, target) \
-    __typeof__(target) name __attribute__((alias(#target), copy(target), visibility("default")))
-#endif
-
 HAK_ALIAS(malloc, hak_malloc);
 HAK_ALIAS(free, hak_free);
 HAK_ALIAS(calloc, hak_calloc);
@@ -401,9 +466,4 @@ HAK_ALIAS(__libc_valloc, hak_valloc);
 HAK_ALIAS(__libc_pvalloc, hak_pvalloc);
 HAK_ALIAS(__posix_memalign, hak_posix_memalign);
 
-/* glibc's malloc_trim releases free memory: so does ours. */
-HAK_EXPORT int malloc_trim(size_t pad) {
-    (void)pad;
-    return hak_purge_now() > 0;
-}
 #endif /* HAK_NO_STD_NAMES */

@@ -160,7 +160,7 @@ static void get_thread_deallocated(unsigned i, hak_ctl_val_t *v) { v->u = hak_th
 #define STR HAKCTL_STRING
 
 const hak_ctl_node_t hak_ctl_nodes[] = {
-    FUNC_RO("version", STR, 0, get_version, HAKMEM_VERSION, "hakmem version"),
+    FUNC_RO("version", STR, 0, get_version, "HAKMEM_VERSION", "hakmem version"),
     {"epoch", U64, HAKCTL_RW, HAK_CTL_SRC_FUNC, 0, 0, 0, 0, UINT64_MAX, hak_ctl_epoch_get,
      hak_ctl_epoch_set, "any", "1",
      "writing any value takes a new statistics snapshot; reads give the snapshot count"},

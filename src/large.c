@@ -77,7 +77,7 @@ static void *huge_alloc(size_t size, size_t align, bool zero) {
     char *user = (char *)hak_align_up((uintptr_t)c + offset, align > HAK_PAGE_SIZE ? align : HAK_PAGE_SIZE);
     c->user = user;
     c->size = size;
-    if (zero && c->dirty) memset(user, 0, size); /* fresh or purged chunks read as zero */
+    if (zero && c->dirty) memset(user, 0, pages_bytes(size)); /* usable; fresh or purged chunks read as zero */
     count_alloc(pages_bytes(size));
     return user;
 }
@@ -138,7 +138,7 @@ void *hak_large_alloc(size_t size, size_t align, bool zero) {
     if (!r) { errno = ENOMEM; return NULL; }
     r->size = size;
     char *p = hak_run_start(r);
-    if (zero && !r->zeroed) memset(p, 0, size); /* fresh or purged pages read as zero */
+    if (zero && !r->zeroed) memset(p, 0, pages_bytes(size)); /* usable; fresh or purged pages read as zero */
     count_alloc(pages_bytes(size));
     return p;
 }
@@ -183,6 +183,42 @@ size_t hak_large_usable(void *p, const char *caller) {
     hak_chunk_t *c;
     slab_t *r = classify(p, &c, caller);
     return pages_bytes(c ? c->size : r->size);
+}
+
+size_t hak_large_usable_for(size_t size, size_t align) {
+    if (size > PTRDIFF_MAX - 2 * HAK_CHUNK_SIZE || align > ((size_t)1 << 40)) return 0;
+    return pages_bytes(size);
+}
+
+/* Sets the block of c (huge) or r (a run of pages) to size bytes in place,
+ * growing or shrinking its run; false if the pages after it are not free. */
+static bool resize_to(hak_chunk_t *c, slab_t *r, size_t size) {
+    if (c) {
+        size_t n = chunks_for((size_t)(c->user - (char *)c), size);
+        if (n < c->nchunks) hak_chunks_shrink(c, n);
+        else if (!hak_chunks_grow(c, n)) return false;
+    } else {
+        size_t n = pages_bytes(size) >> HAK_PAGE_SHIFT;
+        if (n > HAK_SS_DATA_PAGES) return false;
+        if (n < r->npages) hak_pages_shrink(r, n);
+        else if (!hak_pages_grow(r, n)) return false;
+    }
+    return true;
+}
+
+size_t hak_large_resize_in_place(void *p, size_t size, size_t extra) {
+    hak_chunk_t *c;
+    slab_t *r = classify(p, &c, "xallocx");
+    size_t *have = c ? &c->size : &r->size, old = pages_bytes(*have);
+    size_t max = PTRDIFF_MAX - 2 * HAK_CHUNK_SIZE;
+    if (size <= max) {
+        size_t want = extra > max - size ? max : size + extra;
+        if (resize_to(c, r, want)) *have = want;
+        else if (size <= old) *have = old; /* it already holds size: keep what it has */
+        else if (resize_to(c, r, size)) *have = size;
+    }
+    count_resize(old, pages_bytes(*have));
+    return pages_bytes(*have);
 }
 
 void *hak_large_tag(void *p, const char *caller) {

@@ -15,8 +15,15 @@ void *hak_large_alloc(size_t size, size_t align, bool zero);
 void hak_large_free(void *p);
 /* A new block for realloc, or NULL: the caller allocates, copies and frees. */
 void *hak_large_realloc(void *p, size_t size);
-/* The usable size of large block p; anything else is reported for caller. */
+/* The usable size of large block p, the size asked for rounded up to a
+ * page; anything else is reported for caller. */
 size_t hak_large_usable(void *p, const char *caller);
+/* The usable size hak_large_alloc(size, align) gives; 0 if it cannot. */
+size_t hak_large_usable_for(size_t size, size_t align);
+/* xallocx: resizes p in place (it never moves) to size + extra bytes, or as
+ * near as its run and the free pages after it allow, at least size if it
+ * can.  Returns the usable size after. */
+size_t hak_large_resize_in_place(void *p, size_t size, size_t extra);
 /* A word the heap profiler keeps with a live large block: NULL when the
  * block is allocated; a realloc may keep or drop it (the profiler takes it
  * off first). */

@@ -2,7 +2,10 @@
 HAK_SOURCES = \
 	src/alloc.c \
 	src/chunk.c \
+	src/alloc_ext.c \
+	src/cxx_new.c \
 	src/fatal.c \
+	src/glibc_info.c \
 	src/heap.c \
 	src/init.c \
 	src/large.c \
@@ -19,6 +22,7 @@ HAK_SOURCES = \
 	src/remote.c \
 	src/slab_purge.c \
 	src/size_class.c \
+	src/sized_free.c \
 	src/stats.c \
 	src/stats_print.c \
 	src/superslab.c \
@@ -34,12 +38,14 @@ HAK_SOURCES = \
 noinst_HEADERS = src/util.h src/size_class.h src/params.h src/os.h src/pagemap.h \
 	src/superslab.h src/heap.h src/tcache.h src/init.h src/purge.h src/large.h src/stats.h \
 	src/stats_print.h src/prof.h
-noinst_HEADERS += src/ctl.h src/chunk.h src/decay.h src/page_pool.h
+noinst_HEADERS += src/ctl.h src/alloc.h src/chunk.h src/decay.h src/page_pool.h
 
 libhakmem_la_SOURCES = $(HAK_SOURCES)
 # Only the public API leaves the library; the fast path wants the initial-exec
 # TLS model (no __tls_get_addr call), which is safe for a preloaded library.
-libhakmem_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -ftls-model=initial-exec \
+# -fexceptions: std::bad_alloc and throwing new-handlers unwind through the
+# C++ operators (cxx_new.c).
+libhakmem_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -ftls-model=initial-exec -fexceptions \
 	-fno-plt -fno-semantic-interposition -fno-builtin-malloc -fno-builtin-free \
 	-fno-stack-protector
 libhakmem_la_LDFLAGS = -version-info 0:0:0 -Wl,-z,nodelete -Wl,-Bsymbolic-functions

@@ -240,13 +240,12 @@ static inline void *hak_malloc_fast(size_t size) {
     return hak_malloc_slow(size);
 }
 
-static inline void hak_free_fast(void *p) {
+/* The free fast path: true if p went into the cache; false sends it to a
+ * slow path of the caller's choice (free's, or a sized free's). */
+static inline bool hak_free_try_fast(void *p) {
     uintptr_t region = (uintptr_t)p >> HAK_MAP_REGION_SHIFT;
     /* beyond the user address space, or before the map is set up */
-    if (unlikely(region >= hak_pagemap_nroots)) {
-        hak_free_slow(p);
-        return;
-    }
+    if (unlikely(region >= hak_pagemap_nroots)) return false;
     /* NULL, foreign pointers and large blocks: bin offset 0, the no-class bin */
     uint16_t off = *(const uint16_t *)(hak_pagemap_root[region] + ((uintptr_t)p >> HAK_MAP_PAGE_SHIFT) * 2);
     hak_fast_bin_t *b = HAK_FAST_BIN(off);
@@ -254,13 +253,16 @@ static inline void hak_free_fast(void *p) {
      * a class checked on the slow path), and the cheapest double free (the
      * block just freed) all leave here */
     if (unlikely(b->in >= b->limit ||
-                 (HAK_FAST_CHECKS && (!hak_block_start_fast(p, b->nmagic, b->nmask) || p == b->head)))) {
-        hak_free_slow(p);
-        return;
-    }
+                 (HAK_FAST_CHECKS && (!hak_block_start_fast(p, b->nmagic, b->nmask) || p == b->head))))
+        return false;
     hak_cache_link(p, b->head);
     b->head = p;
     HAK_BIN_ADD(b->in, 1);
+    return true;
+}
+
+static inline void hak_free_fast(void *p) {
+    if (unlikely(!hak_free_try_fast(p))) hak_free_slow(p);
 }
 
 #endif

@@ -18,6 +18,16 @@
 #define HAK_HIDDEN     __attribute__((visibility("hidden")))
 #define HAK_NORETURN   __attribute__((noreturn))
 
+/* A standard name for one of ours: the same function, exported.  Builds
+ * with HAK_NO_STD_NAMES (the sanitizer builds) define none. */
+#if defined(__clang__)
+#define HAK_ALIAS(name, target) \
+    __typeof__(target) name __attribute__((alias(#target), visibility("default")))
+#else
+#define HAK_ALIAS(name, target) \
+    __typeof__(target) name __attribute__((alias(#target), copy(target), visibility("default")))
+#endif
+
 #define HAK_KiB ((size_t)1024)
 #define HAK_MiB (HAK_KiB * 1024)
 #define HAK_GiB (HAK_MiB * 1024)

@@ -148,6 +148,55 @@ static void overflow_past_end(void) {
     memset(p, 'x', n);
     hak_free(p);
 }
+/* Sized frees given the wrong size.  The C++ operators are called by their
+ * mangled names (this is C): sized delete and sized delete[]. */
+void *_Znwm(size_t);
+void _ZdlPvm(void *, size_t);
+void _ZdaPvm(void *, size_t);
+void _ZdlPvmSt11align_val_t(void *, size_t, size_t);
+void *_ZnwmSt11align_val_t(size_t, size_t);
+/* 64 bytes: class c3 (64 B), allocated before debug.checks goes on; a debug
+ * build allocates it with the checks (class c4, 80 B, its size recorded) */
+static void delete_wrong_size(void) {
+    void *p = _Znwm(64);
+    enable_checks();
+    _ZdlPvm(p, 48);
+}
+static void delete_array_wrong_size(void) {
+    void *p = _Znwm(64);
+    enable_checks();
+    _ZdaPvm(p, 100);
+}
+static void delete_aligned_wrong_size(void) {
+    void *p = _ZnwmSt11align_val_t(100, 256);
+    enable_checks();
+    _ZdlPvmSt11align_val_t(p, 1000, 256);
+}
+static void free_sized_wrong_size(void) {
+    enable_checks();
+    hak_free_sized(hak_malloc(100), 500);
+}
+static void free_sized_smaller_class(void) {
+    enable_checks();
+    hak_free_sized(hak_malloc(1000), 100); /* not a size realloc could have left */
+}
+static void free_aligned_sized_wrong_size(void) {
+    enable_checks();
+    hak_free_aligned_sized(hak_aligned_alloc(256, 100), 256, 1000);
+}
+static void free_aligned_sized_bad_alignment(void) {
+    enable_checks();
+    hak_free_aligned_sized(hak_aligned_alloc(256, 100), 100, 100);
+}
+/* large blocks are checked without debug.checks */
+static void sdallocx_large_wrong_size(void) { hak_sdallocx(hak_malloc(1 << 20), 1000, 0); }
+static void free_sized_large_wrong_size(void) { hak_free_sized(hak_malloc(300000), 600000); }
+static void delete_large_wrong_size(void) { _ZdlPvm(_Znwm(200000), 100000); }
+static void delete_sized_foreign(void) { _ZdlPvm(global_buf + 32, 16); }
+static void dallocx_double(void) { void *p = hak_mallocx(40, 0); hak_dallocx(p, 0); hak_dallocx(p, 0); }
+static void sallocx_invalid(void) { sink = (void *)(uintptr_t)hak_sallocx(global_buf, 0); }
+static void rallocx_invalid(void) { char b[32]; sink = b; sink = hak_rallocx(sink, 100, 0); }
+
 static void realloc_invalid(void) { char b[32]; sink = b; sink = hak_realloc(sink, 100); }
 static void usable_size_invalid(void) { sink = (void *)(uintptr_t)hak_malloc_usable_size(global_buf); }
 
@@ -173,6 +222,32 @@ START_TEST(double_frees_are_reported) {
     expect_abort(double_free_after_others, "double free of 0x");
     expect_abort(double_free_other_thread, "double free of 0x");
     expect_abort(double_free_after_sparse_purge, "double free of 0x");
+}
+END_TEST
+
+START_TEST(wrong_sizes_are_reported) {
+    expect_abort(delete_wrong_size, HAK_DEBUG
+                 ? "operator delete(): size 48 given for a block of class c4 (80 bytes) allocated with size 64"
+                 : "operator delete(): size 48 given for a block of class c3 (64 bytes)");
+    expect_abort(delete_array_wrong_size, "operator delete[](): size 100 given for a block of class c");
+    expect_abort(delete_aligned_wrong_size,
+                 "operator delete(): size 1000 and alignment 256 given for a block of class c");
+    expect_abort(free_sized_wrong_size, "free_sized(): size 500 given for a block of class c");
+    expect_abort(free_sized_smaller_class, "free_sized(): size 100 given for a block of class c");
+    expect_abort(free_aligned_sized_wrong_size,
+                 "free_aligned_sized(): size 1000 and alignment 256 given for a block of class c");
+    expect_abort(free_aligned_sized_bad_alignment, "free_aligned_sized(): alignment 100 is not a power of two");
+    expect_abort(sdallocx_large_wrong_size, "sdallocx(): size 1000 given for a large block of 1048576 bytes at 0x");
+    expect_abort(free_sized_large_wrong_size, "free_sized(): size 600000 given for a large block of 303104 bytes");
+    expect_abort(delete_large_wrong_size, "operator delete(): size 100000 given for a large block of 200704 bytes");
+}
+END_TEST
+
+START_TEST(extended_api_misuse_is_reported) {
+    expect_abort(delete_sized_foreign, "operator delete(): invalid pointer 0x");
+    expect_abort(dallocx_double, "double free of 0x");
+    expect_abort(sallocx_invalid, "sallocx(): invalid pointer");
+    expect_abort(rallocx_invalid, "rallocx(): invalid pointer");
 }
 END_TEST
 
@@ -264,6 +339,8 @@ Suite *misuse_suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, invalid_pointers_are_reported);
     tcase_add_test(tc, double_frees_are_reported);
+    tcase_add_test(tc, wrong_sizes_are_reported);
+    tcase_add_test(tc, extended_api_misuse_is_reported);
     tcase_add_test(tc, free_list_corruption_is_reported);
     tcase_add_test(tc, fatal_message_names_the_pointer);
     tcase_add_test(tc, mapped_limit_fails_cleanly_and_recovers);

@@ -1,6 +1,7 @@
 # Unit tests (Check).
 if HAVE_CHECK
-UNIT_TESTS = test/unit/check_alloc test/unit/check_core test/unit/check_misuse test/unit/check_pages
+UNIT_TESTS = test/unit/check_alloc test/unit/check_core test/unit/check_misuse test/unit/check_pages \
+	test/unit/check_ext test/unit/check_glibc
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
@@ -18,6 +19,18 @@ test_unit_check_pages_SOURCES = test/unit/check_pages.c
 test_unit_check_pages_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -ftls-model=initial-exec
 test_unit_check_pages_LDADD = libhakmem.la $(CHECK_LIBS) $(PTHREAD_LIBS)
 test_unit_check_pages_LDFLAGS = -static
+
+# The extended API; links the static library to see the thread cache.
+test_unit_check_ext_SOURCES = test/unit/check_ext.c
+test_unit_check_ext_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -ftls-model=initial-exec
+test_unit_check_ext_LDADD = libhakmem.la $(CHECK_LIBS)
+test_unit_check_ext_LDFLAGS = -static
+
+# glibc's introspection; links the shared library, whose names come first.
+test_unit_check_glibc_SOURCES = test/unit/check_glibc.c
+test_unit_check_glibc_CPPFLAGS = $(AM_CPPFLAGS) -DHAK_PYTHON3='"$(PYTHON3)"'
+test_unit_check_glibc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_unit_check_glibc_LDADD = libhakmem.la $(CHECK_LIBS)
 
 test_unit_check_misuse_SOURCES = test/unit/check_misuse.c
 test_unit_check_misuse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)

@@ -57,3 +57,6 @@ bool hak_prof_path_ok(const char *pattern) { return pattern[0] != 0; }
 int hak_prof_dump(void) { return 0; }
 void hak_prof_counts(hak_prof_counts_t *out) { memset(out, 0, sizeof *out); }
 const char *hak_prof_unwinder(void) { return "none"; }
+
+/* The page map (pagemap.c): never set up here, so pagemap.active reads 0. */
+uintptr_t hak_pagemap_nroots;

@@ -4,6 +4,7 @@
  * functions, so no pointer of ours can reach glibc's free, or the reverse. */
 #include "alloc.h"
 #include "heap.h"
+#include "tcache.h"
 #include "init.h"
 #include "large.h"
 #include "params.h"
@@ -89,12 +90,6 @@ static unsigned block_checked(const slab_t *s, void *p, const char *caller) {
         hak_fatal("%s(): invalid pointer %p (inside a block of class c%u, %u bytes, not its start)",
                   caller, p, s->cls, hak_classes[s->cls].size);
     return s->cls;
-}
-
-void hak_cache_link_corrupt(const void *p) {
-    unsigned cls = hak_slab_of(p)->cls;
-    hak_fatal("heap corruption detected near %p (thread-cache link of a freed class c%u block "
-              "overwritten: written after free?)", p, cls);
 }
 
 static HAK_COLD void report_double_free(void *p, unsigned cls) {
@@ -414,20 +409,14 @@ HAK_EXPORT void *hak_pvalloc(size_t size) {
     return aligned(4096, rounded);
 }
 
-/* thread.cache.flush: the cache goes home, and the thread takes up the
- * current tunables now rather than at its next refill. */
-void hak_thread_cache_flush(void) {
-    if (hak_tls.state != HAK_THREAD_ACTIVE) return;
-    hak_heap_apply_params(hak_tls.heap);
-    hak_tcache_flush_all(hak_tls.heap);
-}
-
 /* The thread's bins count from zero since it started; its heap's counters
  * (which may predate it) are taken relative to the values at its start.
  * mallocs = blocks out of the cache - flushed; frees = blocks in - refilled. */
 static uint64_t thread_bytes(bool freed) {
     heap_t *h = hak_tls.heap;
-    uint64_t bytes = freed ? hak_tls.large_freed : hak_tls.large_allocated;
+    uint64_t large_in, large_out;
+    hak_large_thread_bytes(&large_out, &large_in);
+    uint64_t bytes = freed ? large_in : large_out;
     if (!h) return bytes;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         uint64_t blocks = freed ? hak_cache_in(&hak_tls, c) - (hak_load(&h->stats[c].refill_blocks) - h->thread_base_refill[c])

@@ -2,6 +2,7 @@
  * an abandoned one if any), gives it up at exit, and after its own
  * destructor ran it allocates through a shared, locked heap. */
 #include "heap.h"
+#include "tcache.h"
 #include "init.h"
 #include "os.h"
 #include "params.h"
@@ -52,6 +53,14 @@ void hak_heap_apply_params(heap_t *h) {
     hak_warm_trim(h);
 }
 
+/* thread.cache.flush: the cache goes home, and the thread takes up the
+ * current tunables now rather than at its next refill. */
+void hak_thread_cache_flush(void) {
+    if (hak_tls.state != HAK_THREAD_ACTIVE) return;
+    hak_heap_apply_params(hak_tls.heap);
+    hak_tcache_flush_all(hak_tls.heap);
+}
+
 static void thread_exit(void *arg);
 
 static void stash_adopt(heap_t *h);
@@ -74,7 +83,6 @@ heap_t *hak_thread_init(void) {
     }
     pthread_mutex_unlock(&hak_heaps_lock);
     if (!h) return NULL;
-    hak_tls.large_allocated = hak_tls.large_freed = 0;
     hak_tls.heap = h;
     hak_tls.state = HAK_THREAD_ACTIVE;
     hak_heap_apply_params(h);

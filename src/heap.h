@@ -7,7 +7,8 @@
 
 #include "params.h"
 #include "superslab.h"
-#include "tcache.h"
+
+struct hak_tls; /* tcache.h: the layer above, which heaps serve */
 
 enum hak_heap_state { HAK_HEAP_ACTIVE = 1, HAK_HEAP_ABANDONED, HAK_HEAP_GHOST };
 
@@ -27,7 +28,7 @@ typedef struct heap {
     struct heap *abandoned_next;
     int state;                             /* enum hak_heap_state */
     unsigned id;
-    hak_tls_t *tls;                        /* the owner thread's caches, NULL if none */
+    struct hak_tls *tls;                   /* the owner thread's caches, NULL if none */
     uint64_t params_epoch;                 /* hak_params.epoch last applied */
     uint64_t flush_seen;                   /* hak_flush_request last honoured */
     slab_t *_Atomic notify;                /* slabs with new remote frees */
@@ -72,14 +73,6 @@ void hak_heaps_fork_parent(void);
 void hak_heaps_fork_child(void);
 extern pthread_key_t hak_thread_key;
 
-/* tcache.c: the single refill path and the flush. */
-/* Moves up to want blocks (at least one) of class cls into bin; returns the
- * first, or NULL if out of memory. */
-void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want);
-/* Sends the first n blocks of bin home to their slabs. */
-void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n);
-void hak_tcache_flush_all(heap_t *h);
-void hak_tcache_flush_alloc_bins(heap_t *h); /* the profiler's alloc bins only */
 void hak_tcache_flush_alloc_bins(heap_t *h); /* the profiler's alloc bins only */
 
 /* warm_pool.c */

@@ -11,7 +11,6 @@
 #include "large.h"
 #include "os.h"
 #include "page_pool.h"
-#include "tcache.h"
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,6 +18,8 @@
 #define MEDIUM_PAGES (HAK_MEDIUM_MAX >> HAK_PAGE_SHIFT)
 
 static _Atomic uint64_t n_allocs, n_frees, active_bytes;
+/* bytes of large blocks the calling thread allocated and freed (thread.*) */
+static __thread uint64_t thread_allocated, thread_freed __attribute__((tls_model("initial-exec")));
 
 /* The starts of the blocks freed last: a block's descriptor may merge into
  * its free neighbours' at once, so this is how a second free of it is told
@@ -43,20 +44,20 @@ static size_t pages_bytes(size_t size) { return hak_align_up(size ? size : 1, HA
 static void count_alloc(size_t bytes) {
     atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&active_bytes, bytes, memory_order_relaxed);
-    hak_tls.large_allocated += bytes;
+    thread_allocated += bytes;
 }
 static void count_free(size_t bytes) {
     atomic_fetch_add_explicit(&n_frees, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&active_bytes, bytes, memory_order_relaxed);
-    hak_tls.large_freed += bytes;
+    thread_freed += bytes;
 }
 static void count_resize(size_t from, size_t to) {
     if (to > from) {
         atomic_fetch_add_explicit(&active_bytes, to - from, memory_order_relaxed);
-        hak_tls.large_allocated += to - from;
+        thread_allocated += to - from;
     } else {
         atomic_fetch_sub_explicit(&active_bytes, from - to, memory_order_relaxed);
-        hak_tls.large_freed += from - to;
+        thread_freed += from - to;
     }
 }
 
@@ -252,6 +253,11 @@ void *hak_large_realloc(void *p, size_t size) {
     r->size = size;
     count_resize(usable, pages_bytes(size));
     return p;
+}
+
+void hak_large_thread_bytes(uint64_t *allocated, uint64_t *freed) {
+    *allocated = thread_allocated;
+    *freed = thread_freed;
 }
 
 void hak_large_totals(hak_large_totals_t *out) {

@@ -30,6 +30,9 @@ size_t hak_large_resize_in_place(void *p, size_t size, size_t extra);
 void *hak_large_tag(void *p, const char *caller);
 void hak_large_set_tag(void *p, void *tag);
 
+/* Bytes of large blocks the calling thread has allocated and freed. */
+void hak_large_thread_bytes(uint64_t *allocated, uint64_t *freed);
+
 typedef struct hak_large_totals {
     uint64_t allocs, frees, active, active_bytes, cached, cached_bytes;
 } hak_large_totals_t;

@@ -23,6 +23,7 @@
  * as frees: only the bins' `in` counts move, so their sums stay exact
  * (hak_cache_in, hak_cache_out). */
 #include "heap.h"
+#include "tcache.h"
 #include "params.h"
 #include "prof.h"
 #include <errno.h>

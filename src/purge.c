@@ -4,6 +4,7 @@
  * program's RSS falls too; with background_thread off, slow paths purge when
  * the delay has passed since the last pass. */
 #include "heap.h"
+#include "tcache.h"
 #include "chunk.h"
 #include "page_pool.h"
 #include "os.h"

@@ -7,8 +7,11 @@
 #include "page_pool.h"
 #include "stats.h"
 
+/* The page map's entry for a page of class cls: the byte offset of the
+ * class's bin in the thread cache (tcache.h: bins of HAK_BIN_BYTES, bin 0
+ * for no class). */
 static uint16_t bin_offset(unsigned cls) {
-    return cls == HAK_CLASS_NONE ? 0 : (uint16_t)((cls + 1) * sizeof(hak_bin_t));
+    return cls == HAK_CLASS_NONE ? 0 : (uint16_t)((cls + 1) * HAK_BIN_BYTES);
 }
 
 slab_t *hak_slab_new(heap_t *h, unsigned cls) {

@@ -35,7 +35,6 @@ static void page_blocks(slab_t *s, unsigned q, uint32_t *lo, uint32_t *hi) {
 }
 
 void hak_slab_sparse_mark(heap_t *h, slab_t *s) {
-    hak_warm_demote(h, s);
     if (s->npages < 2 || !hak_load(&hak_params.purge_sparse)) {
         s->sparse = HAK_SPARSE_DONE; /* nothing to give back: armed again once half used */
         return;

@@ -2,6 +2,7 @@
  * heaps neither appear nor change hands meanwhile.  Counters are written by
  * their owners with relaxed stores and read here with relaxed loads. */
 #include "heap.h"
+#include "tcache.h"
 #include "large.h"
 #include "os.h"
 #include "chunk.h"

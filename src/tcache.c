@@ -1,5 +1,6 @@
 /* The unified cache's slow side: the one refill path, and the flush. */
 #include "heap.h"
+#include "tcache.h"
 #include "params.h"
 
 const uintptr_t hak_cache_end[2] __attribute__((aligned(HAK_CACHE_LINK_ALIGN))) = {0, 0};
@@ -9,6 +10,12 @@ __thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility(
     .bin_by_page = {[0 ... HAK_NCLASSES] = {.head = HAK_CACHE_END}},
     .alloc_bin = {[0 ... HAK_NCLASSES] = {.head = HAK_CACHE_END}},
 };
+
+void hak_cache_link_corrupt(const void *p) {
+    unsigned cls = hak_slab_of(p)->cls;
+    hak_fatal("heap corruption detected near %p (thread-cache link of a freed class c%u block "
+              "overwritten: written after free?)", p, cls);
+}
 
 /* A plain-linked chain of blocks, head .. tail, built by the refill. */
 typedef struct chain {

@@ -121,7 +121,6 @@ typedef struct hak_tls {
             uint32_t cap[HAK_NCLASSES];        /* each bin's capacity: 0 until the thread is set up */
             struct heap *heap;
             int state;                         /* enum hak_thread_state */
-            uint64_t large_allocated, large_freed; /* bytes in large blocks, this thread */
             uint32_t full_cap[HAK_NCLASSES];   /* the capacity the tunables give */
             /* The sampler's (prof_sampler.c; prof_left below): its random
              * state; the hak_prof_epoch last applied; whether the alloc bins
@@ -208,6 +207,16 @@ static inline void *hak_bin_pop(hak_bin_t *b, void *p) {
 
 void *hak_malloc_slow(size_t size) HAK_NOINLINE;
 void hak_free_slow(void *p) HAK_NOINLINE;
+
+/* tcache.c: the single refill path and the flush. */
+struct heap;
+/* Moves up to want blocks (at least one) of class cls into bin; returns the
+ * first, or NULL if out of memory. */
+void *hak_refill(struct heap *h, hak_bin_t *bin, unsigned cls, uint32_t want);
+/* Sends the first n blocks of bin home to their slabs. */
+void hak_flush(struct heap *h, hak_bin_t *bin, unsigned cls, uint32_t n);
+void hak_tcache_flush_all(struct heap *h);
+void hak_tcache_flush_alloc_bins(struct heap *h); /* the profiler's alloc bins only */
 
 /* The fast paths reach their bin through the %fs segment, as an offset from
  * the thread pointer (GCC's __seg_fs), which saves adding the thread

@@ -12,6 +12,7 @@
 #include "os.h"
 #include "params.h"
 #include "stats.h"
+#include "tcache.h"
 
 START_TEST(size_classes_cover_and_waste) {
     for (size_t n = 0; n <= HAK_SMALL_MAX; n++) {

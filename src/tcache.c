@@ -51,7 +51,7 @@ static inline uint32_t take_list(slab_t *s, uint32_t k, chain_t *c) {
  * copies of the chain and of the slab's fields: the stores into the blocks
  * could alias them, and would make the compiler reload them block by block. */
 static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, chain_t *out) {
-    if (s->used == 0) h->warm_empty[s->cls]--; /* an empty slab the warm pool kept: in use again */
+    if (s->used == 0) hak_bump(&h->warm_empty[s->cls], -1); /* an empty slab the warm pool kept: in use again */
     chain_t c = *out;
     uint32_t n = take_list(s, k, &c), listed = n;
     char *bump = s->bump, *end = s->end;

@@ -58,7 +58,7 @@ slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls) {
     s = hak_slab_new(h, cls);
     if (!s) return NULL;
     hak_warm_push(h, s);
-    h->warm_empty[cls]++;
+    hak_bump(&h->warm_empty[cls], 1);
     /* prefill the fast classes only: a prefilled slab of a large class
      * would hold up to 64 KiB for blocks nobody asked for */
     uint32_t budget = cls < HAK_NFAST ? hak_load(&hak_params.prefill_budget) : 0;
@@ -67,7 +67,7 @@ slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls) {
         slab_t *extra = hak_slab_new(h, cls);
         if (!extra) break;
         warm_insert_after(h, s, extra);
-        h->warm_empty[cls]++;
+        hak_bump(&h->warm_empty[cls], 1);
         hak_bump(&st->warm_prefilled, 1);
     }
     return s;
@@ -76,7 +76,7 @@ slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls) {
 void hak_slab_now_empty(heap_t *h, slab_t *s) {
     unsigned cls = s->cls;
     if (h->warm_empty[cls] < hak_load(&hak_params.warm_capacity)) {
-        h->warm_empty[cls]++;
+        hak_bump(&h->warm_empty[cls], 1);
         hak_slab_retain(h, s);
         h->retained_pending = true;
         return;
@@ -94,7 +94,7 @@ static void release_empties(heap_t *h, uint32_t room, uint64_t cutoff) {
             next = s->next;
             if (s->used != 0) continue;
             if (h->warm_empty[cls] > room || s->since_ms <= cutoff) {
-                h->warm_empty[cls]--;
+                hak_bump(&h->warm_empty[cls], -1);
                 hak_warm_remove(h, s);
                 hak_slab_release(h, s);
             } else {

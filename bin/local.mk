@@ -11,7 +11,11 @@ dist_hakprofpkg_DATA = \
 	python/hakprof/common.py \
 	python/hakprof/diff.py \
 	python/hakprof/dumps.py \
+	python/hakprof/flame.py \
+	python/hakprof/heap.py \
+	python/hakprof/heapfile.py \
 	python/hakprof/library.py \
+	python/hakprof/memory.py \
 	python/hakprof/names.py \
 	python/hakprof/plot.py \
 	python/hakprof/run.py \

@@ -6,6 +6,7 @@
 #include "decay.h"
 #include "os.h"
 #include "params.h"
+#include "purge.h"
 #include <errno.h>
 #include <sys/mman.h>
 
@@ -148,6 +149,7 @@ void hak_chunks_free(hak_chunk_t *c, bool dirty) {
     c->freed_ms = hak_now_ms();
     c->next = c->prev = NULL;
     if (dirty) hak_decay_freed(&decay, c->nchunks);
+    hak_purge_note(); /* free chunks decay and unmap */
     insert_free(c);
     pthread_mutex_unlock(&chunk_lock);
 }

@@ -125,6 +125,7 @@ static void thread_exit(void *arg) {
     h->abandoned_next = abandoned;
     abandoned = h;
     pthread_mutex_unlock(&hak_heaps_lock);
+    hak_purge_note(); /* its stash goes home after purge.delay_ms */
     hak_tls.heap = NULL;
     hak_tls.state = HAK_THREAD_DEAD;
     hak_tls.prof_mode = 0; /* its alloc bins are gone */

@@ -14,6 +14,7 @@
 #include "decay.h"
 #include "os.h"
 #include "params.h"
+#include "purge.h"
 #include <errno.h>
 #include <string.h>
 
@@ -89,7 +90,10 @@ static bool any_bit(const uint64_t *m, uint32_t lo, uint32_t hi) {
 }
 
 static void dirty_add(superslab_t *ss, int64_t n) {
-    if (ss->dirty_pages == 0 && n > 0) ss->dirty_since_ms = hak_now_ms();
+    if (ss->dirty_pages == 0 && n > 0) {
+        ss->dirty_since_ms = hak_now_ms();
+        hak_purge_note(); /* decay returns them over purge.decay_ms */
+    }
     ss->dirty_pages = (uint32_t)((int64_t)ss->dirty_pages + n);
     dirty_total = (uint64_t)((int64_t)dirty_total + n);
 }

@@ -17,7 +17,7 @@
 
 _Atomic int hak_purge_wanted;
 _Atomic uint64_t hak_purged_bytes;
-static _Atomic int bg_running;
+_Atomic int hak_purge_bg_running;
 static _Atomic uint64_t last_pass_ms;
 static pthread_mutex_t purge_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -34,44 +34,53 @@ size_t hak_purge_pass(uint64_t delay_ms, uint64_t decay_ms, bool all) {
     return bytes;
 }
 
+/* How often passes run: often enough for decay's steps and the delay. */
+static uint64_t purge_nap_ms(void) {
+    uint64_t delay = hak_load(&hak_params.purge_delay_ms);
+    uint64_t decay = hak_load(&hak_params.purge_decay_ms);
+    uint64_t nap = hak_min(delay / 4, decay / 8);
+    if (nap < 10) nap = 10;
+    if (nap > 250) nap = 250;
+    uint64_t iv = hak_stats_interval_ms();
+    if (iv && nap > iv) nap = iv;
+    return nap;
+}
+
+/* Anything a later pass would still do: dirty pages decaying, free chunks
+ * mapped. */
+static bool purge_pending(void) {
+    hak_page_pool_totals_t pp;
+    hak_chunk_totals_t ch;
+    hak_page_pool_totals(&pp);
+    hak_chunk_totals(&ch);
+    return pp.dirty_bytes || ch.free_bytes;
+}
+
 static void *background_main(void *arg) {
     (void)arg;
     while (hak_load(&hak_params.background_thread)) {
-        uint64_t delay = hak_load(&hak_params.purge_delay_ms);
-        uint64_t decay = hak_load(&hak_params.purge_decay_ms);
-        uint64_t nap = hak_min(delay / 4, decay / 8);
-        if (nap < 10) nap = 10;
-        if (nap > 250) nap = 250;
-        uint64_t iv = hak_stats_interval_ms();
-        if (iv && nap > iv) nap = iv;
+        uint64_t nap = purge_nap_ms();
         struct timespec ts = {.tv_sec = (time_t)(nap / 1000), .tv_nsec = (long)(nap % 1000) * 1000000};
         nanosleep(&ts, NULL);
         hak_purge_pass(hak_load(&hak_params.purge_delay_ms), hak_load(&hak_params.purge_decay_ms), false);
         hak_stats_periodic_tick(hak_now_ms()); /* stats.interval_ms dumps */
     }
-    atomic_store_explicit(&bg_running, 0, memory_order_release);
+    atomic_store_explicit(&hak_purge_bg_running, 0, memory_order_release);
     return NULL;
 }
 
-void hak_purge_note(void) {
-    if (hak_load(&hak_params.background_thread)) {
-        if (!atomic_load_explicit(&bg_running, memory_order_relaxed))
-            atomic_store_explicit(&hak_purge_wanted, 1, memory_order_relaxed);
-        return;
-    }
-    uint64_t now = hak_now_ms();
-    if (now - atomic_load_explicit(&last_pass_ms, memory_order_relaxed) >= hak_load(&hak_params.purge_delay_ms))
-        atomic_store_explicit(&hak_purge_wanted, 1, memory_order_relaxed);
-}
-
 void hak_purge_start_background(void) {
-    atomic_store_explicit(&hak_purge_wanted, 0, memory_order_relaxed);
     if (!hak_load(&hak_params.background_thread)) {
+        /* no thread: purge here, once a nap, while anything is pending */
+        if (hak_now_ms() - atomic_load_explicit(&last_pass_ms, memory_order_relaxed) < purge_nap_ms()) return;
+        atomic_store_explicit(&hak_purge_wanted, 0, memory_order_relaxed);
         hak_purge_pass(hak_load(&hak_params.purge_delay_ms), hak_load(&hak_params.purge_decay_ms), false);
+        if (purge_pending()) atomic_store_explicit(&hak_purge_wanted, 1, memory_order_relaxed);
         return;
     }
+    atomic_store_explicit(&hak_purge_wanted, 0, memory_order_relaxed);
     int zero = 0;
-    if (!atomic_compare_exchange_strong(&bg_running, &zero, 1)) return;
+    if (!atomic_compare_exchange_strong(&hak_purge_bg_running, &zero, 1)) return;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -82,7 +91,7 @@ void hak_purge_start_background(void) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     if (pthread_create(&t, &attr, background_main, NULL) != 0)
-        atomic_store_explicit(&bg_running, 0, memory_order_relaxed);
+        atomic_store_explicit(&hak_purge_bg_running, 0, memory_order_relaxed);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
 }
@@ -92,7 +101,7 @@ void hak_purge_fork_parent(void) { pthread_mutex_unlock(&purge_lock); }
 void hak_purge_fork_child(void) {
     pthread_mutex_init(&purge_lock, NULL);
     /* the thread did not come along; start another when needed */
-    atomic_store_explicit(&bg_running, 0, memory_order_relaxed);
+    atomic_store_explicit(&hak_purge_bg_running, 0, memory_order_relaxed);
     atomic_store_explicit(&hak_purge_wanted, 1, memory_order_relaxed);
 }
 

@@ -6,11 +6,21 @@
 
 #include "util.h"
 
-/* Something became purgeable; make sure someone will purge it. Cheap. */
-void hak_purge_note(void);
-/* Called at the end of top-level slow paths, where starting the background
- * thread (which allocates) is safe. */
+/* Whether a purge will come: the background thread runs, or a slow path
+ * was asked to start it or to purge (hak_purge_poll). */
 extern _Atomic int hak_purge_wanted;
+extern _Atomic int hak_purge_bg_running;
+/* Something became purgeable (dirty pages, a free chunk, an abandoned heap):
+ * make sure someone will purge it.  Two loads and rarely a store, and no
+ * call, so the page layer below the purger can say so. */
+static inline void hak_purge_note(void) {
+    if (!atomic_load_explicit(&hak_purge_bg_running, memory_order_relaxed) &&
+        !atomic_load_explicit(&hak_purge_wanted, memory_order_relaxed))
+        atomic_store_explicit(&hak_purge_wanted, 1, memory_order_relaxed);
+}
+/* Called at the end of top-level slow paths, where starting the background
+ * thread (which allocates) is safe; with background_thread off, it purges
+ * there, at most once a nap. */
 void hak_purge_start_background(void);
 static inline void hak_purge_poll(void) {
     if (unlikely(atomic_load_explicit(&hak_purge_wanted, memory_order_relaxed)))

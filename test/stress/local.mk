@@ -22,7 +22,8 @@ check-real: all
 # hakmem: 'preloaded' runs them (and the API unit test) with libhakmem.so
 # preloaded, as a user would.
 check_PROGRAMS += test/stress/stress_fork test/stress/stress_threads test/stress/stress_lifecycle \
-	test/stress/stress_dlopen test/stress/stress_limits
+	test/stress/stress_dlopen test/stress/stress_limits test/stress/stress_idle
+test_stress_stress_idle_SOURCES = test/stress/stress_idle.c
 test_stress_stress_limits_SOURCES = test/stress/stress_limits.c
 test_stress_stress_dlopen_SOURCES = test/stress/stress_dlopen.c
 test_stress_stress_dlopen_LDADD = $(PTHREAD_LIBS) -ldl

@@ -6,8 +6,8 @@ A dump's "memory" object has these keys, bytes, in this order: "resident"
 (the process's RSS from the OS), then the parts that add up to it: "live"
 (bytes in live blocks), "thread_caches" (free blocks held in thread
 caches), "slab_free" (free bytes inside partly used slabs: fragmentation),
-"dirty" (free pages not yet returned to the OS), "large_cache" (freed
-large and medium runs kept mapped), "metadata", and "other" (the rest: the
+"dirty" (free pages not yet returned to the OS), "large_cache" (free
+2 MiB chunks kept mapped: freed huge blocks and SuperSlabs), "metadata", and "other" (the rest: the
 program's own mappings, stacks, code).  Dumps of older versions have no
 such object: the breakdown is then unavailable, and the figures fall back
 on stats.allocated for the live bytes."""
@@ -16,7 +16,7 @@ from .common import fmt_pct, human, pct, table
 
 PARTS = ["live", "thread_caches", "slab_free", "dirty", "large_cache", "metadata", "other"]
 LABELS = {"live": "live blocks", "thread_caches": "thread caches", "slab_free": "free in partly used slabs",
-          "dirty": "free pages not yet returned", "large_cache": "large/medium cache",
+          "dirty": "free pages not yet returned", "large_cache": "free chunks cached",
           "metadata": "metadata", "other": "other (program, stacks, code)"}
 COLORS = {"live": "#4472c4", "thread_caches": "#ed7d31", "slab_free": "#ffc000", "dirty": "#a5a5a5",
           "large_cache": "#70ad47", "metadata": "#7030a0", "other": "#d9d9d9"}

@@ -465,7 +465,7 @@ class MemoryBreakdownTest(TmpDirCase):
         self.assertIn("Where the resident memory goes over time", texts)
         polys = {p.find(ns + "title").text.split(":")[0]: p for p in root.iter(ns + "polygon")}
         self.assertEqual(list(polys), ["live blocks", "thread caches", "free in partly used slabs",
-                                       "free pages not yet returned", "large/medium cache", "metadata",
+                                       "free pages not yet returned", "free chunks cached", "metadata",
                                        "other (program, stacks, code)"])
         # stacked: the top edge of the last part is the resident line, at the peak 40 of the axis' top
         def ys(p):

@@ -114,7 +114,7 @@ START_TEST(oversize_run_returns_its_tail) {
     ck_assert_ptr_eq(b, a); /* the freed run's resident pages */
     slab_t *rest = free_run_of(a + (160 << 10));
     ck_assert_ptr_nonnull(rest); /* the rest is free, for anyone */
-    ck_assert_uint_eq(hak_run_start(rest), a + (160 << 10));
+    ck_assert_ptr_eq(hak_run_start(rest), a + (160 << 10));
     char *c = hak_malloc(352 << 10);
     ck_assert_ptr_eq(c, a + (160 << 10));
     hak_free(b);

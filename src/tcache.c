@@ -61,6 +61,10 @@ static inline uint32_t take_local(slab_t *s, uint32_t k, uint32_t room, chain_t 
         s->local = hak_local_walk_next(&w, last);
         n = k;
     } else {
+        /* the tail's link, about to be rewritten, still says "none after"
+         * (the one check a splice makes: each other link is checked when
+         * the fast path pops it) */
+        if (unlikely(*(uintptr_t *)last != hak_link_secret)) hak_link_corrupt(last, s->cls);
         s->local = s->local_tail = NULL;
     }
     s->nlocal = (uint16_t)(s->nlocal - n);
@@ -80,7 +84,7 @@ static inline uint32_t take_local(slab_t *s, uint32_t k, uint32_t room, chain_t 
  * them, and would make the compiler reload them block by block. */
 static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, uint32_t room, chain_t *out, bool *lazy) {
     if (s->used == 0) { /* an empty slab the warm pool kept (or a new one): in use again */
-        h->warm_empty[s->cls]--;
+        hak_bump(&h->warm_empty[s->cls], (uint32_t)-1); /* stats.c reads it */
         hak_slab_unretain(h, s);
     }
     chain_t c = *out;

@@ -77,7 +77,7 @@ slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls) {
     s = hak_slab_new(h, cls);
     if (!s) return NULL;
     hak_warm_push(h, s);
-    h->warm_empty[cls]++;
+    hak_bump(&h->warm_empty[cls], 1);
     return s;
 }
 
@@ -86,7 +86,7 @@ void hak_slab_now_empty(heap_t *h, slab_t *s) {
     if (h->warm_empty[cls] < empty_room(cls)) {
         if (h->warm_empty[cls] >= hak_load(&hak_params.warm_capacity))
             hak_bump(&h->stats[cls].warm_prefilled, 1); /* kept for the reserve */
-        h->warm_empty[cls]++;
+        hak_bump(&h->warm_empty[cls], 1);
         hak_slab_retain(h, s);
         h->retained_pending = true;
         return;
@@ -106,7 +106,7 @@ static void release_empties(heap_t *h, bool trim, uint64_t cutoff, bool all) {
             next = s->next;
             if (s->used != 0) continue;
             if (h->warm_empty[cls] > room || (!trim && h->warm_empty[cls] > keep && s->since_ms <= cutoff)) {
-                h->warm_empty[cls]--;
+                hak_bump(&h->warm_empty[cls], (uint32_t)-1);
                 hak_warm_remove(h, s);
                 hak_slab_release(h, s, true);
             } else if (h->warm_empty[cls] > keep) {

@@ -26,7 +26,7 @@ void hak_warm_push(heap_t *h, slab_t *s) {
     if (head) head->prev = s;
     else h->warm_tail[s->cls] = s;
     h->warm[s->cls] = s;
-    s->state = HAK_SLAB_WARM;
+    hak_store(&s->state, HAK_SLAB_WARM); /* the page pool reads neighbours' states */
 }
 
 static void warm_insert_after(heap_t *h, slab_t *at, slab_t *s) {
@@ -35,7 +35,7 @@ static void warm_insert_after(heap_t *h, slab_t *at, slab_t *s) {
     if (at->next) at->next->prev = s;
     else h->warm_tail[s->cls] = s;
     at->next = s;
-    s->state = HAK_SLAB_WARM;
+    hak_store(&s->state, HAK_SLAB_WARM);
 }
 
 void hak_warm_remove(heap_t *h, slab_t *s) {
@@ -44,7 +44,7 @@ void hak_warm_remove(heap_t *h, slab_t *s) {
     if (s->next) s->next->prev = s->prev;
     else h->warm_tail[s->cls] = s->prev;
     s->next = s->prev = NULL;
-    s->state = HAK_SLAB_FULL;
+    hak_store(&s->state, HAK_SLAB_FULL);
 }
 
 void hak_warm_demote(heap_t *h, slab_t *s) {

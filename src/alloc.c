@@ -44,7 +44,7 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
         /* refill_count blocks, no more than the cache has room for */
         uint32_t count = hak_bin_count(&hak_tls, cls), cap = hak_tls.cap[cls];
         uint32_t want = hak_min(hak_load(&hak_params.refill_count), count < cap ? cap - count : 0);
-        if ((p = hak_refill(h, b, cls, want)) == NULL) {
+        if ((p = hak_refill_room(h, b, cls, want, count < cap ? cap - count : 0)) == NULL) {
             errno = ENOMEM;
             return NULL;
         }
@@ -107,6 +107,11 @@ static void check_not_in_slab(heap_t *h, void *p, unsigned cls) {
     hak_link_walk_t w = hak_link_walk(s);
     for (void *q = s->free; q; q = hak_link_walk_next(&w, q))
         if (q == p) report_double_free(p, cls);
+    void *q = s->local;
+    for (uint32_t i = s->nlocal; i; i--) {
+        if (q == p) report_double_free(p, cls);
+        if (i > 1) q = hak_local_walk_next(&w, q);
+    }
 }
 
 /* debug.checks: a malloc'd block carries canary bytes after the bytes asked

@@ -190,13 +190,14 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
             set_capacity, "0..4096", "derived",
             "effective thread-cache capacity of class N; writing overrides it, 0 = derived"),
     PARAM("prefill.budget", U32, prefill_budget, 0, HAK_PREFILL_MAX, "0..16", "0",
-          "extra slabs loaded into the warm pool on a miss (classes up to 8 KiB); 0 turns prefill off"),
+          "empty slabs per class (up to 8 KiB) the warm pool keeps ready beyond warm_pool.capacity, "
+          "through idle spells and purges: memory for tail latency; 0 turns prefill off"),
     PARAM("warm_pool.capacity", U32, warm_capacity, 0, HAK_WARM_MAX, "0..256", "4",
           "empty slabs kept per class in a heap's warm pool"),
 #if HAK_STATS
     WARM_STAT("hits", warm_hits, "refills of class N served by the warm pool"),
     WARM_STAT("misses", warm_misses, "refills of class N that found the warm pool empty"),
-    WARM_STAT("prefilled", warm_prefilled, "slabs of class N loaded by prefill"),
+    WARM_STAT("prefilled", warm_prefilled, "empty slabs of class N kept for the prefill reserve"),
 #endif
     PARAM("purge.delay_ms", U64, purge_delay_ms, 0, HAK_PURGE_DELAY_MAX, "0..3600000", "1000",
           "milliseconds a sparse slab, an empty slab kept by a warm pool or an exited thread's cache waits before it gives its memory back"),

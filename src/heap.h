@@ -90,11 +90,24 @@ void hak_warm_release_idle(heap_t *h, uint64_t now, uint64_t delay_ms);
 
 /* slab.c: slabs over runs of the page pool. */
 slab_t *hak_slab_new(heap_t *h, unsigned cls);
-void hak_slab_release(heap_t *h, slab_t *s);
-/* A warm pool keeps empty slab s: it will be carved afresh. */
+/* Back to the page pool; kept: an empty slab the warm pool kept. */
+void hak_slab_release(heap_t *h, slab_t *s, bool kept);
+/* A warm pool keeps empty slab s, its free lists as they are (or, if
+ * pages went back while it was sparse, to be carved afresh). */
 void hak_slab_retain(heap_t *h, slab_t *s);
+/* A kept slab is in use again: its carved blocks count again. */
+void hak_slab_unretain(heap_t *h, slab_t *s);
 /* s's carved blocks no longer count as resident (statistics). */
 void hak_slab_forget_carved(heap_t *h, slab_t *s);
+/* n blocks of s went back to it: it leaves the full state, or is empty, or
+ * sparse. */
+void hak_slab_returned(heap_t *h, slab_t *s, uint32_t n);
+/* A run of blocks of s, first .. last, linked as in the thread cache, back
+ * from its owner's cache onto s's local list, as they are. */
+void hak_slab_put_cached(heap_t *h, slab_t *s, void *first, void *last, uint32_t n);
+/* The local list joins the free list, links rewritten (for walks that edit
+ * the free list: purging a sparse slab). */
+void hak_slab_local_to_free(slab_t *s);
 
 /* slab_purge.c: the free pages inside sparse slabs. */
 enum hak_sparse_state {
@@ -131,7 +144,8 @@ static inline void hak_heap_poll(heap_t *h) {
 /* remote.c */
 void hak_remote_push(slab_t *s, void *first, void *last, uint32_t n);
 void hak_remote_collect(heap_t *h);
-/* A block went back to its own slab (local free or drained remote). */
+/* Blocks linked as on remote stacks went back to their own slab (a drained
+ * remote run). */
 void hak_slab_put_local(heap_t *h, slab_t *s, void *first, void *last, uint32_t n);
 
 #endif

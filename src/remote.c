@@ -44,12 +44,5 @@ void hak_remote_collect(heap_t *h) {
 void hak_slab_put_local(heap_t *h, slab_t *s, void *first, void *last, uint32_t n) {
     hak_link_set(last, s->free);
     s->free = first;
-    hak_assert(s->used >= n);
-    s->used = (uint16_t)(s->used - n);
-    if (s->state == HAK_SLAB_FULL) hak_warm_push(h, s);
-    if (s->used == 0) hak_slab_now_empty(h, s);
-    else if (unlikely(hak_slab_is_sparse(s)) && s->sparse == HAK_SPARSE_NO) {
-        hak_warm_demote(h, s); /* refills take it last: it drains */
-        hak_slab_sparse_mark(h, s);
-    }
+    hak_slab_returned(h, s, n);
 }

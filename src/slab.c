@@ -23,15 +23,17 @@ slab_t *hak_slab_new(heap_t *h, unsigned cls) {
     s->capacity = (uint16_t)((n << HAK_PAGE_SHIFT) / hak_classes[cls].size);
     s->bump = hak_slab_start(s);
     s->sparse = HAK_SPARSE_NO;
+    s->local = s->local_tail = NULL; /* the page pool knows nothing of these */
+    s->nlocal = 0;
     /* FULL (not in the warm pool) until pushed */
     hak_pagemap_set(hak_run_start(s), n, bin_offset(cls));
     hak_bump(&h->stats[cls].slabs, 1);
     return s;
 }
 
-void hak_slab_release(heap_t *h, slab_t *s) {
+void hak_slab_release(heap_t *h, slab_t *s, bool kept) {
     hak_bump(&h->stats[s->cls].slabs, (uint64_t)-1);
-    hak_slab_forget_carved(h, s);
+    if (!kept) hak_slab_forget_carved(h, s); /* a kept one's were forgotten when kept */
     /* a stale free of one of its blocks now goes to the slow path, which
      * finds the pages free */
     hak_pagemap_set(hak_run_start(s), s->npages, 0);
@@ -39,16 +41,59 @@ void hak_slab_release(heap_t *h, slab_t *s) {
 }
 
 void hak_slab_retain(heap_t *h, slab_t *s) {
-    /* every block is back: forget the free list, carve afresh next time */
+    /* every block is back, and no longer counts as resident (statistics:
+     * a kept slab counts whole) */
     hak_slab_forget_carved(h, s);
-    s->free = NULL;
-    s->bump = hak_slab_start(s);
     s->sparse = HAK_SPARSE_NO;
-    s->purged = 0;
     s->since_ms = hak_now_ms();
+    if (!s->purged) return; /* its lists stay: a refill takes them whole */
+    /* pages went back while it was sparse: carve afresh (their blocks will
+     * fault in again, in order) */
+    s->free = NULL;
+    s->local = s->local_tail = NULL;
+    s->nlocal = 0;
+    s->bump = hak_slab_start(s);
+    s->purged = 0;
+}
+
+void hak_slab_unretain(heap_t *h, slab_t *s) {
+    uint64_t carved = (uint64_t)(s->bump - hak_slab_start(s)) / hak_classes[s->cls].size;
+    hak_bump(&h->stats[s->cls].carved, carved);
 }
 
 void hak_slab_forget_carved(heap_t *h, slab_t *s) {
     uint64_t carved = (uint64_t)(s->bump - hak_slab_start(s)) / hak_classes[s->cls].size;
     hak_bump(&h->stats[s->cls].carved, (uint64_t)0 - carved);
+}
+
+void hak_slab_returned(heap_t *h, slab_t *s, uint32_t n) {
+    hak_assert(s->used >= n);
+    s->used = (uint16_t)(s->used - n);
+    if (s->state == HAK_SLAB_FULL) hak_warm_push(h, s);
+    if (s->used == 0) hak_slab_now_empty(h, s);
+    else if (unlikely(hak_slab_is_sparse(s)) && s->sparse == HAK_SPARSE_NO) {
+        hak_warm_demote(h, s); /* refills take it last: it drains */
+        hak_slab_sparse_mark(h, s);
+    }
+}
+
+void hak_slab_put_cached(heap_t *h, slab_t *s, void *first, void *last, uint32_t n) {
+    *(uintptr_t *)last = (uintptr_t)s->local ^ hak_link_secret; /* the cache's link */
+    if (!s->local) s->local_tail = last;
+    s->local = first;
+    s->nlocal = (uint16_t)(s->nlocal + n);
+    hak_slab_returned(h, s, n);
+}
+
+void hak_slab_local_to_free(slab_t *s) {
+    hak_link_walk_t w = hak_link_walk(s);
+    void *b = s->local;
+    for (uint32_t i = s->nlocal; i; i--) {
+        void *next = i > 1 ? hak_local_walk_next(&w, b) : NULL;
+        hak_link_set_with(b, next ? next : s->free, w.secret);
+        b = next;
+    }
+    if (s->nlocal) s->free = s->local;
+    s->local = s->local_tail = NULL;
+    s->nlocal = 0;
 }

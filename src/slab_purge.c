@@ -77,6 +77,7 @@ static size_t slab_purge(slab_t *s) {
     char *start = hak_slab_start(s), *base = slab_base(s);
     uint64_t map[MAX_BLOCKS / 64]; /* a bit per free block */
     memset(map, 0, sizeof map);
+    hak_slab_local_to_free(s); /* one list to edit */
     hak_link_walk_t w = hak_link_walk(s);
     for (void *b = s->free; b; b = hak_link_walk_next(&w, b)) {
         uint32_t i = (uint32_t)((size_t)((char *)b - start) / size);

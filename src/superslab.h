@@ -52,6 +52,10 @@ typedef struct slab {
         void *free;              /* a slab: the owner-local free list */
         void *tag;               /* a large block: the heap profiler's sample, or NULL */
     };
+    /* a slab: blocks its owner's thread cache flushed, still linked as in
+     * the cache (tcache.h), local .. local_tail, nlocal of them, so that a
+     * refill takes them whole without walking through them (hak_slab_local) */
+    void *local, *local_tail;
     _Atomic uintptr_t remote;    /* remote-free stack | HAK_REMOTE_NOTIFIED */
     struct slab *next, *prev;    /* warm-pool links; page-pool links while free */
     char *bump, *end;            /* never-used blocks: [bump, end); end of the run */
@@ -66,6 +70,7 @@ typedef struct slab {
     uint8_t sparse;              /* enum hak_sparse_state (slab_purge.c) */
     uint8_t zeroed;              /* fresh from the pool: every page reads as zero */
     uint16_t purged;             /* 4 KiB pages given back while the slab is in use */
+    uint16_t nlocal;             /* blocks on the local list */
     uint64_t since_ms;           /* when it became sparse, or (retained) empty */
     size_t size;                 /* a large block: the bytes asked for */
 } slab_t;
@@ -176,6 +181,16 @@ static inline void *hak_link_walk_next(const hak_link_walk_t *w, void *slot) {
     uintptr_t off = (uintptr_t)next - (uintptr_t)w->start; /* huge if below the start */
     if (next && (off >= w->span || ((off * w->recip) >> 40) * w->size != off))
         hak_link_corrupt(slot, w->cls);
+    return next;
+}
+
+/* The next block after slot on a slab's local list, whose links are the
+ * thread cache's (tcache.h: XORed with the secret), checked like
+ * hak_link_walk_next (the walker's last block's link is not a link). */
+static inline void *hak_local_walk_next(const hak_link_walk_t *w, void *slot) {
+    void *next = (void *)(*(uintptr_t *)slot ^ w->secret);
+    uintptr_t off = (uintptr_t)next - (uintptr_t)w->start;
+    if (off >= w->span || ((off * w->recip) >> 40) * w->size != off) hak_link_corrupt(slot, w->cls);
     return next;
 }
 

@@ -47,16 +47,59 @@ static inline uint32_t take_list(slab_t *s, uint32_t k, chain_t *c) {
     return n;
 }
 
-/* Takes up to k blocks from slab s onto chain *out.  The loops work on
- * copies of the chain and of the slab's fields: the stores into the blocks
- * could alias them, and would make the compiler reload them block by block. */
-static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, chain_t *out) {
-    if (s->used == 0) hak_bump(&h->warm_empty[s->cls], -1); /* an empty slab the warm pool kept: in use again */
+/* Takes slab s's local list onto chain *c: whole if it fits in room blocks
+ * (no link followed: its blocks may be cold, and each would be a cache miss
+ * in turn), else its first k. */
+static inline uint32_t take_local(slab_t *s, uint32_t k, uint32_t room, chain_t *c) {
+    uint32_t n = s->nlocal;
+    if (!n || !k) return 0;
+    void *first = s->local, *last = s->local_tail;
+    if (n > room) {
+        hak_link_walk_t w = hak_link_walk(s);
+        last = first;
+        for (uint32_t i = 1; i < k; i++) last = hak_local_walk_next(&w, last);
+        s->local = hak_local_walk_next(&w, last);
+        n = k;
+    } else {
+        /* the tail's link, about to be rewritten, still says "none after"
+         * (the one check a splice makes: each other link is checked when
+         * the fast path pops it) */
+        if (unlikely(*(uintptr_t *)last != hak_link_secret)) hak_link_corrupt(last, s->cls);
+        s->local = s->local_tail = NULL;
+    }
+    s->nlocal = (uint16_t)(s->nlocal - n);
+    if (c->tail) hak_cache_link(c->tail, first);
+    else c->head = first;
+    c->tail = last;
+    return n;
+}
+
+/* Takes up to k blocks from slab s onto chain *out; *lazy tells that it
+ * stopped carving at a page end.  Carving links fresh blocks by writing into
+ * each, so it takes those starting on one 4 KiB page (at least 4): a refill
+ * never faults in, or pulls into the cache, pages beyond the blocks it hands
+ * out, and its cost stays a page's worth (mimalloc extends its free lists a
+ * page at a time for the same reason).  The loops work on copies of the
+ * chain and of the slab's fields: the stores into the blocks could alias
+ * them, and would make the compiler reload them block by block. */
+static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, uint32_t room, chain_t *out, bool *lazy) {
+    if (s->used == 0) { /* an empty slab the warm pool kept (or a new one): in use again */
+        hak_bump(&h->warm_empty[s->cls], (uint32_t)-1); /* stats.c reads it */
+        hak_slab_unretain(h, s);
+    }
     chain_t c = *out;
-    uint32_t n = take_list(s, k, &c), listed = n;
+    uint32_t n = take_local(s, k, room, &c);
+    if (n < k) n += take_list(s, k - n, &c);
+    uint32_t listed = n;
     char *bump = s->bump, *end = s->end;
     size_t size = hak_classes[s->cls].size;
+    char *page_end = (char *)(((uintptr_t)bump | (HAK_PAGE_SIZE - 1)) + 1);
+    char *limit = hak_max(page_end, bump + 4 * size);
     while (n < k && bump < end) {
+        if (bump >= limit) {
+            *lazy = true;
+            break;
+        }
         chain_add(&c, bump);
         bump += size;
         n++;
@@ -64,27 +107,33 @@ static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, chain_t *out) {
     s->bump = bump;
     if (n > listed) hak_bump(&h->stats[s->cls].carved, n - listed);
     /* last, the pages a sparse slab gave back (slab_purge.c), one at a time */
-    while (unlikely(n < k && s->purged)) {
+    while (unlikely(n < k && s->purged && bump >= end)) {
         hak_slab_unpurge_page(s);
         n += take_list(s, k - n, &c);
     }
     *out = c;
     s->used = (uint16_t)(s->used + n);
     if (unlikely(s->sparse)) hak_slab_sparse_recheck(s);
-    if (!s->free && bump >= end && !s->purged) hak_warm_remove(h, s); /* nothing left: full */
+    if (!s->free && !s->nlocal && bump >= end && !s->purged) hak_warm_remove(h, s); /* nothing left: full */
     return n;
 }
 
 void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want) {
+    return hak_refill_room(h, bin, cls, want, want);
+}
+
+void *hak_refill_room(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want, uint32_t room) {
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_remote_collect(h);
     hak_heap_poll(h);
     if (want == 0) want = 1;
+    if (room < want) room = want;
     chain_t c = {NULL, NULL};
     uint32_t got = 0;
-    while (got < want) {
+    bool lazy = false;
+    while (got < want && !lazy) {
         slab_t *s = hak_warm_refill_slab(h, cls);
         if (!s) break; /* out of memory: hand out what we have */
-        got += slab_take(h, s, want - got, &c);
+        got += slab_take(h, s, want - got, room - got, &c, &lazy);
     }
     if (!got) return NULL;
     hak_cache_link(c.tail, bin->head);
@@ -96,11 +145,11 @@ void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want) {
     return c.head;
 }
 
-/* Hands a run of blocks (first .. last, all of slab s, linked with encoded
- * links) back to the slab. */
+/* Hands a run of blocks (first .. last, all of slab s) back to the slab:
+ * linked as in the cache if s is h's, else with the slab's encoded links. */
 static void give_back(heap_t *h, slab_t *s, void *first, void *last, uint32_t n) {
     if (s->owner == h) {
-        hak_slab_put_local(h, s, first, last, n);
+        hak_slab_put_cached(h, s, first, last, n);
     } else {
         hak_bump(&h->stats[s->cls].remote_frees, n);
         hak_remote_push(s, first, last, n);
@@ -113,6 +162,7 @@ void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
     slab_t *run = NULL;
     void *run_first = NULL, *run_last = NULL;
     uint32_t run_n = 0;
+    bool run_local = false;
     uintptr_t secret = hak_link_secret;
     for (uint32_t i = 0; i < n; i++) {
         void *next = hak_cache_next(b);
@@ -123,9 +173,10 @@ void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
         if (s != run) {
             if (run) give_back(h, run, run_first, run_last, run_n);
             run = s;
+            run_local = s->owner == h;
             run_first = b;
             run_n = 0;
-        } else {
+        } else if (!run_local) { /* a run of our own slab stays linked as it is */
             hak_link_set_with(run_last, b, secret);
         }
         run_last = b;

@@ -213,6 +213,9 @@ struct heap;
 /* Moves up to want blocks (at least one) of class cls into bin; returns the
  * first, or NULL if out of memory. */
 void *hak_refill(struct heap *h, hak_bin_t *bin, unsigned cls, uint32_t want);
+/* The same, but a slab's local list (flushed blocks, heap.h) comes whole if
+ * it fits in room blocks: a refill then follows no link. */
+void *hak_refill_room(struct heap *h, hak_bin_t *bin, unsigned cls, uint32_t want, uint32_t room);
 /* Sends the first n blocks of bin home to their slabs. */
 void hak_flush(struct heap *h, hak_bin_t *bin, unsigned cls, uint32_t n);
 void hak_tcache_flush_all(struct heap *h);

@@ -1,7 +1,7 @@
 # Unit tests (Check).
 if HAVE_CHECK
 UNIT_TESTS = test/unit/check_alloc test/unit/check_core test/unit/check_misuse test/unit/check_pages \
-	test/unit/check_ext test/unit/check_glibc
+	test/unit/check_ext test/unit/check_glibc test/unit/check_refill
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
@@ -14,6 +14,12 @@ test_unit_check_core_SOURCES = test/unit/check_core.c
 test_unit_check_core_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -ftls-model=initial-exec
 test_unit_check_core_LDADD = libhakmem.la $(CHECK_LIBS)
 test_unit_check_core_LDFLAGS = -static
+
+# Refills and prefill; links the static library to see slabs and the warm pool.
+test_unit_check_refill_SOURCES = test/unit/check_refill.c
+test_unit_check_refill_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -ftls-model=initial-exec
+test_unit_check_refill_LDADD = libhakmem.la $(CHECK_LIBS)
+test_unit_check_refill_LDFLAGS = -static
 
 test_unit_check_pages_SOURCES = test/unit/check_pages.c
 test_unit_check_pages_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -ftls-model=initial-exec

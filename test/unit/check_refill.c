@@ -1,0 +1,207 @@
+/* Refills and the warm pool's prefill reserve, for tail latency: a refill
+ * takes blocks the thread flushed without reading them, carves no page
+ * beyond the blocks it hands out, and prefill.budget keeps empty slabs
+ * ready through idle spells.  Linked against the static library so it can
+ * look at internal state. */
+#include <check.h>
+#include <hakmem.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "heap.h"
+#include "params.h"
+#include "purge.h"
+#include "stats.h"
+#include "tcache.h"
+
+static void set_u32(const char *name, uint32_t v) {
+    ck_assert_int_eq(hakctl(name, NULL, NULL, &v, sizeof v), 0);
+}
+
+/* 2560-byte blocks, 25 to a 64 KiB slab: a class Check never uses */
+#define BIG 2500
+
+/* Allocates blocks of size until one sits in a slab all of whose blocks
+ * are ours; returns that slab, with its blocks in *mine (capacity of them). */
+static slab_t *slab_of_our_own(size_t size, void **v, int nv, void **mine) {
+    for (int i = 0; i < nv; i++) v[i] = hak_malloc(size), memset(v[i], 1, size);
+    for (int i = nv / 2; i < nv; i++) {
+        slab_t *s = hak_slab_of(v[i]);
+        int n = 0;
+        for (int j = 0; j < nv; j++)
+            if (hak_slab_of(v[j]) == s) mine[n++] = v[j];
+        if (n == s->capacity) return s;
+    }
+    ck_abort_msg("no slab holds only our blocks");
+    return NULL;
+}
+
+/* Every page of s but the one holding s->local_tail is made inaccessible
+ * while a refill takes n blocks of s: it must take them whole, writing only
+ * the link of the last. */
+static void refill_reading_nothing(heap_t *h, slab_t *s, unsigned cls, uint32_t n) {
+    ck_assert_ptr_eq(h->warm[cls], s);
+    ck_assert_uint_eq(s->nlocal, n);
+    char *base = hak_run_start(s), *tail = (char *)((uintptr_t)s->local_tail & ~(HAK_PAGE_SIZE - 1));
+    size_t len = (size_t)s->npages << HAK_PAGE_SHIFT;
+    if (tail > base) ck_assert_int_eq(mprotect(base, (size_t)(tail - base), PROT_NONE), 0);
+    if (tail + HAK_PAGE_SIZE < base + len)
+        ck_assert_int_eq(mprotect(tail + HAK_PAGE_SIZE, (size_t)(base + len - tail - HAK_PAGE_SIZE), PROT_NONE), 0);
+    hak_bin_t tmp = {.head = HAK_CACHE_END, .limit = n};
+    void *p = hak_refill_room(h, &tmp, cls, n, n);
+    ck_assert_int_eq(mprotect(base, len, PROT_READ | PROT_WRITE), 0);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq(tmp.in, n);
+    ck_assert_uint_eq(s->nlocal, 0);
+    uint32_t k = 0;
+    for (void *b = tmp.head; b != HAK_CACHE_END; b = hak_cache_next(b), k++) {
+        ck_assert_ptr_eq(hak_slab_of(b), s);
+        ck_assert(hak_slab_is_block_start(s, b));
+    }
+    ck_assert_uint_eq(k, n);
+    hak_flush(h, &tmp, cls, n); /* home again */
+}
+
+START_TEST(refill_takes_flushed_blocks_whole) {
+    enum { N = 200 };
+    static void *v[N], *mine[64];
+    hak_free(hak_malloc(BIG)); /* the thread is set up */
+    heap_t *h = hak_tls.heap;
+    unsigned cls = hak_size_class(BIG);
+    slab_t *s = slab_of_our_own(BIG, v, N, mine);
+    uint32_t cap = s->capacity;
+    /* all but KEEP go home, in a scrambled order (KEEP: more than a quarter,
+     * so the slab is not sparse and stays at the head of the warm pool) */
+    enum { KEEP = 8 };
+    uint32_t back = cap - KEEP;
+    for (uint32_t i = 0; i < back; i++) hak_free(mine[KEEP + (i * 7) % back]);
+    hak_thread_cache_flush();
+    ck_assert_uint_eq(s->used, KEEP);
+    refill_reading_nothing(h, s, cls, back);
+    for (int i = 0; i < N; i++)
+        if (hak_slab_of(v[i]) != s) hak_free(v[i]);
+    for (int i = 0; i < KEEP; i++) hak_free(mine[i]);
+}
+END_TEST
+
+/* An empty slab the warm pool keeps holds its blocks as they came back: the
+ * next refill takes them whole, not carving the slab afresh. */
+START_TEST(kept_empty_slab_keeps_its_blocks_linked) {
+    enum { N = 200 };
+    static void *v[N], *mine[64];
+    set_u32("warm_pool.capacity", 64);
+    hak_free(hak_malloc(BIG));
+    heap_t *h = hak_tls.heap;
+    unsigned cls = hak_size_class(BIG);
+    slab_t *s = slab_of_our_own(BIG, v, N, mine);
+    uint32_t cap = s->capacity;
+    for (uint32_t i = 0; i < cap; i++) hak_free(mine[(i * 7) % cap]);
+    hak_thread_cache_flush();
+    ck_assert_uint_eq(s->used, 0);
+    ck_assert_uint_eq(s->state, HAK_SLAB_WARM);
+    refill_reading_nothing(h, s, cls, cap);
+    for (int i = 0; i < N; i++)
+        if (hak_slab_of(v[i]) != s) hak_free(v[i]);
+}
+END_TEST
+
+static unsigned resident_pages(const void *p, size_t npages) {
+    unsigned char vec[64];
+    ck_assert_uint_le(npages, sizeof vec);
+    ck_assert_int_eq(mincore((void *)p, npages << HAK_PAGE_SHIFT, vec), 0);
+    unsigned n = 0;
+    for (size_t i = 0; i < npages; i++) n += vec[i] & 1;
+    return n;
+}
+
+/* A refill from a fresh slab links the blocks starting on one page: it
+ * faults in no page the program did not get a block on. */
+START_TEST(fresh_slab_refill_touches_one_page) {
+    const size_t size = 600; /* 640-byte blocks, 25 to a slab of four pages */
+    enum { N = 4000 };
+    static void *v[N];
+    const char *never = "never"; /* a huge page would make every page resident */
+    ck_assert_int_eq(hakctl("os.thp", NULL, NULL, &never, sizeof never), 0);
+    hak_free(hak_malloc(size));
+    heap_t *h = hak_tls.heap;
+    unsigned cls = hak_size_class(size + (HAK_DEBUG ? 16 : 0)); /* debug: canary room */
+    ck_assert_int_eq(hakctl("purge", NULL, NULL, NULL, 0), 0); /* free pages are not resident */
+    int n = 0;
+    while (n < N && (h->warm[cls] || hak_bin_count(&hak_tls, cls))) v[n++] = hak_malloc(size);
+    ck_assert_int_lt(n, N);
+    void *p = hak_malloc(size); /* a warm-pool miss: a new slab */
+    slab_t *s = hak_slab_of(p);
+    ck_assert_uint_eq(s->npages, 4);
+    ck_assert_uint_eq(resident_pages(hak_run_start(s), 4), 1);
+    hak_free(p);
+    for (int i = 0; i < n; i++) hak_free(v[i]);
+}
+END_TEST
+
+/* prefill.budget: empties kept beyond warm_pool.capacity, through idle
+ * spells and page-pool purges, resident; the purge action takes them. */
+START_TEST(prefill_budget_keeps_a_reserve) {
+    enum { N = 300 };
+    static void *v[N];
+    set_u32("warm_pool.capacity", 0);
+    set_u32("prefill.budget", 3);
+    hak_free(hak_malloc(BIG));
+    heap_t *h = hak_tls.heap;
+    hak_heap_apply_params(h);
+    unsigned cls = hak_size_class(BIG);
+    for (int i = 0; i < N; i++) v[i] = hak_malloc(BIG), memset(v[i], 2, BIG);
+    uint64_t prefilled = h->stats[cls].warm_prefilled;
+    for (int i = 0; i < N; i++) hak_free(v[i]);
+    hak_thread_cache_flush();
+    ck_assert_uint_eq(h->warm_empty[cls], 3);
+    ck_assert_uint_eq(h->stats[cls].warm_prefilled - prefilled, 3);
+    slab_t *kept[3];
+    unsigned resident[3], n = 0;
+    for (slab_t *s = h->warm[cls]; s; s = s->next)
+        if (!s->used && n < 3) kept[n] = s, resident[n++] = resident_pages(hak_run_start(s), s->npages);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_uint_gt(resident[0] + resident[1] + resident[2], 0);
+    /* an idle spell, and the page pool's purge: the reserve stays, resident */
+    hak_warm_release_idle(h, hak_now_ms() + 3600000, hak_params.purge_delay_ms);
+    hak_purge_pass(0, 0, false);
+    ck_assert_uint_eq(h->warm_empty[cls], 3);
+    for (unsigned i = 0; i < 3; i++) {
+        ck_assert_uint_eq(kept[i]->used, 0);
+        ck_assert_uint_eq(kept[i]->state, HAK_SLAB_WARM);
+        ck_assert_uint_eq(resident_pages(hak_run_start(kept[i]), kept[i]->npages), resident[i]);
+    }
+    /* with no budget, an idle spell takes them */
+    set_u32("prefill.budget", 0);
+    hak_warm_release_idle(h, hak_now_ms() + 3600000, hak_params.purge_delay_ms);
+    ck_assert_uint_eq(h->warm_empty[cls], 0);
+    /* and the purge action takes a reserve too */
+    set_u32("prefill.budget", 3);
+    for (int i = 0; i < N; i++) v[i] = hak_malloc(BIG);
+    for (int i = 0; i < N; i++) hak_free(v[i]);
+    hak_thread_cache_flush();
+    ck_assert_uint_eq(h->warm_empty[cls], 3);
+    ck_assert_int_eq(hakctl("purge", NULL, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(h->warm_empty[cls], 0);
+}
+END_TEST
+
+static Suite *refill_suite(void) {
+    Suite *s = suite_create("refill");
+    TCase *tc = tcase_create("refill");
+    tcase_add_test(tc, refill_takes_flushed_blocks_whole);
+    tcase_add_test(tc, kept_empty_slab_keeps_its_blocks_linked);
+    tcase_add_test(tc, fresh_slab_refill_touches_one_page);
+    tcase_add_test(tc, prefill_budget_keeps_a_reserve);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(refill_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -38,7 +38,7 @@ typedef struct heap {
      * the classes that have some (remote.c). */
     slab_t *remote_wait[HAK_NCLASSES];
     uint64_t remote_wait_mask;
-    uint64_t remote_wait_pass;             /* hak_purge_passes at the last full drain */
+    uint64_t remote_wait_pass;             /* hak_purge_passes when the oldest began to wait */
     slab_t *warm[HAK_NCLASSES];            /* warm pool: slabs with free blocks */
     slab_t *warm_tail[HAK_NCLASSES];       /* and the last of them */
     uint32_t warm_empty[HAK_NCLASSES];     /* of those, completely empty */

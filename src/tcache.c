@@ -85,11 +85,13 @@ static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, chain_t *out) {
 static uint32_t collect_remote(heap_t *h, hak_bin_t *bin, unsigned cls) {
     hak_tls_t *t = h->tls == &hak_tls ? &hak_tls : NULL;
     uint64_t pass = atomic_load_explicit(&hak_purge_passes, memory_order_relaxed);
-    if (!t || pass != h->remote_wait_pass) { /* no cache (the dead threads' heap), or waited long enough */
-        h->remote_wait_pass = pass;
+    /* no cache (the dead threads' heap), or the oldest waiting frees have
+     * seen a whole purge interval go by */
+    if (!t || (h->remote_wait_mask && pass >= h->remote_wait_pass + 2)) {
         hak_remote_collect(h);
         return 0;
     }
+    if (!h->remote_wait_mask) h->remote_wait_pass = pass;
     hak_remote_sort(h);
     if (!(h->remote_wait_mask >> cls & 1)) return 0;
     /* an alloc bin or a caller's own takes nothing spliced: all to the slabs */

@@ -155,15 +155,16 @@ static void give_back(heap_t *h, slab_t *s, void *first, void *last, uint32_t n)
 }
 
 /* The blocks after last in a cache list, while they are of slab s (up to
- * *left of them): returns the new last; *next gets the block after it.  A
- * block on the run's last page needs no slab lookup.  Our own slab's list
- * has slab links, so each link is rewritten (relink); a remote run keeps the
- * cache's (remote.c), and costs a load per block. */
+ * *left of them; one range test each): returns the new last; *next gets the
+ * block after it.  Our own slab's list has slab links, so each link is
+ * rewritten (relink); a remote run keeps the cache's (remote.c), and costs
+ * a load per block. */
 static inline void *run_extend(slab_t *s, void *last, void **next, uint32_t *left, uintptr_t secret,
                                bool relink) {
+    uintptr_t start = (uintptr_t)hak_run_start(s), span = (uintptr_t)s->end - start;
     void *b = *next;
     uint32_t k = *left;
-    while (k && ((((uintptr_t)b ^ (uintptr_t)last) >> HAK_PAGE_SHIFT) == 0 || hak_slab_of(b) == s)) {
+    while (k && (uintptr_t)b - start < span) {
         if (relink) hak_link_set_with(last, b, secret);
         last = b;
         b = (void *)(*(uintptr_t *)b ^ secret);

@@ -213,14 +213,14 @@ void hak_heap_collect_abandoned(uint64_t now, uint64_t delay_ms) {
     pthread_mutex_lock(&hak_heaps_lock);
     for (heap_t *h = abandoned; h; h = h->abandoned_next) {
         if (now >= h->abandoned_ms + delay_ms) stash_flush(h);
-        if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_remote_collect(h);
+        if (hak_remote_any(h)) hak_remote_collect(h);
         hak_warm_trim(h);
         if (h->sparse_pending) hak_heap_purge_sparse(h, now, delay_ms);
         if (h->retained_pending) hak_warm_release_idle(h, now, delay_ms);
     }
     pthread_mutex_unlock(&hak_heaps_lock);
     pthread_mutex_lock(&dead_lock);
-    if (dead_heap && atomic_load_explicit(&dead_heap->notify, memory_order_relaxed))
+    if (dead_heap && hak_remote_any(dead_heap))
         hak_remote_collect(dead_heap);
     pthread_mutex_unlock(&dead_lock);
 }

@@ -32,6 +32,13 @@ typedef struct heap {
     uint64_t params_epoch;                 /* hak_params.epoch last applied */
     uint64_t flush_seen;                   /* hak_flush_request last honoured */
     slab_t *_Atomic notify;                /* slabs with new remote frees */
+    /* Slabs taken off notify whose remote frees wait, still on the slab,
+     * until a refill of their class wants them (owner only; linked through
+     * notify_next, which no sender touches while the slab is notified), and
+     * the classes that have some (remote.c). */
+    slab_t *remote_wait[HAK_NCLASSES];
+    uint64_t remote_wait_mask;
+    uint64_t remote_wait_pass;             /* hak_purge_passes when the oldest began to wait */
     slab_t *warm[HAK_NCLASSES];            /* warm pool: slabs with free blocks */
     slab_t *warm_tail[HAK_NCLASSES];       /* and the last of them */
     uint32_t warm_empty[HAK_NCLASSES];     /* of those, completely empty (owner writes, stats read) */
@@ -142,10 +149,27 @@ static inline void hak_heap_poll(heap_t *h) {
 }
 
 /* remote.c */
+/* Sends first .. last (n blocks of s, linked as in a thread cache) to s's
+ * owner. */
 void hak_remote_push(slab_t *s, void *first, void *last, uint32_t n);
+/* The owner takes the slabs with new remote frees (notify_next links them;
+ * read a slab's link before taking its frees). */
+slab_t *hak_remote_notified(heap_t *h);
+/* Takes all of s's remote frees: n blocks first .. last, linked as in a
+ * thread cache; last's link is left to the taker. */
+uint32_t hak_remote_take(slab_t *s, void **first, void **last);
+/* Puts blocks taken by hak_remote_take on s's free list, every link checked. */
+void hak_remote_to_slab(heap_t *h, slab_t *s, void *first, void *last, uint32_t n);
+/* The notified slabs wait, sorted by class, in h->remote_wait. */
+void hak_remote_sort(heap_t *h);
+/* Every notified or waiting slab's remote frees onto its free list (a heap
+ * with no thread cache: abandoned, or the dead threads'; or memory wanted). */
 void hak_remote_collect(heap_t *h);
-/* Blocks linked as on remote stacks went back to their own slab (a drained
- * remote run). */
+static inline bool hak_remote_any(heap_t *h) {
+    return h->remote_wait_mask || atomic_load_explicit(&h->notify, memory_order_relaxed);
+}
+/* Blocks linked with slab links went back to their own slab (a drained
+ * remote run, hak_remote_to_slab). */
 void hak_slab_put_local(heap_t *h, slab_t *s, void *first, void *last, uint32_t n);
 
 #endif

@@ -1,8 +1,29 @@
 /* Remote frees: a block whose slab belongs to another heap goes onto the
- * slab's lock-free remote stack.  The first push after a drain also puts the
- * slab on its owner heap's notify stack, so the owner finds every slab with
- * remote frees without scanning; it drains them at its next refill. */
+ * slab's lock-free remote stack, in runs of blocks of that slab.  The first
+ * push after a drain also puts the slab on its owner heap's notify stack, so
+ * the owner finds every slab with remote frees without scanning; it takes
+ * each slab's stack with one exchange at its next refill.
+ *
+ * Inside a run the blocks stay linked as the sender's thread cache linked
+ * them (tcache.h: next ^ secret), so neither side rewrites a link per block:
+ * the owner's refill splices a whole slab's stack into its own cache
+ * (tcache.c), and only what goes back onto the slab's free list is relinked
+ * there, and checked, block by block (hak_remote_to_slab).  A run's last block
+ * links, as a slab link, to the run below it on the stack.
+ *
+ * A refill takes only its own class's slabs; the other notified slabs wait,
+ * their frees still on their remote stacks, until a refill of their class
+ * wants them (as mimalloc leaves a page's thread-free list until the page is
+ * needed): blocks go straight from one cache to another, and a burst of
+ * remote frees does not empty slabs that the warm pool could not keep, only
+ * for the owner to carve new ones.  Waiting frees go onto their slabs once a
+ * purge pass has run (tcache.c), when the heap loses its thread, and when
+ * memory is wanted. */
 #include "heap.h"
+
+/* The thread cache's link form (tcache.h). */
+static inline void *chain_next(const void *p) { return (void *)(*(const uintptr_t *)p ^ hak_link_secret); }
+static inline void chain_link(void *p, const void *next) { *(uintptr_t *)p = (uintptr_t)next ^ hak_link_secret; }
 
 void hak_remote_push(slab_t *s, void *first, void *last, uint32_t n) {
     hak_run_set(first, last, n);
@@ -24,21 +45,68 @@ void hak_remote_push(slab_t *s, void *first, void *last, uint32_t n) {
                                                   memory_order_relaxed));
 }
 
-void hak_remote_collect(heap_t *h) {
-    slab_t *s = atomic_exchange_explicit(&h->notify, NULL, memory_order_acquire);
-    while (s) {
-        slab_t *next_slab = s->notify_next;
-        uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acq_rel);
-        void *first = (void *)(r & ~HAK_REMOTE_NOTIFIED), *run = first, *last;
-        uint32_t n = 0;
-        for (;;) { /* run by run: two blocks touched per run, not every block */
-            n += hak_run_get(s, run, &last);
-            if (n > s->capacity) hak_link_corrupt(run, s->cls);
-            if ((run = hak_link_follow(s, last)) == NULL) break;
-        }
-        hak_slab_put_local(h, s, first, last, n);
-        s = next_slab;
+slab_t *hak_remote_notified(heap_t *h) {
+    return atomic_exchange_explicit(&h->notify, NULL, memory_order_acquire);
+}
+
+uint32_t hak_remote_take(slab_t *s, void **first, void **last) {
+    uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acq_rel);
+    void *run = (void *)(r & ~HAK_REMOTE_NOTIFIED), *end;
+    *first = run;
+    uint32_t n = 0;
+    for (;;) { /* run by run: two blocks touched per run, not every block */
+        n += hak_run_get(s, run, &end);
+        if (n > s->capacity) hak_link_corrupt(run, s->cls);
+        if ((run = hak_link_follow(s, end)) == NULL) break;
+        chain_link(end, run);
     }
+    *last = end;
+    return n;
+}
+
+void hak_remote_to_slab(heap_t *h, slab_t *s, void *first, void *last, uint32_t n) {
+    /* the slab's list is encoded (and checked) as slab links: relink as we go */
+    hak_link_walk_t w = hak_link_walk(s);
+    void *b = first;
+    for (uint32_t i = 1; i < n; i++) {
+        void *next = chain_next(b);
+        uintptr_t off = (uintptr_t)next - (uintptr_t)w.start;
+        if (b == last || off >= w.span || ((off * w.recip) >> 40) * w.size != off)
+            hak_link_corrupt(b, s->cls);
+        hak_link_set_with(b, next, w.secret);
+        b = next;
+    }
+    if (b != last) hak_link_corrupt(b, s->cls);
+    hak_slab_put_local(h, s, first, last, n);
+}
+
+void hak_remote_sort(heap_t *h) {
+    for (slab_t *s = hak_remote_notified(h), *next; s; s = next) {
+        next = s->notify_next;
+        s->notify_next = h->remote_wait[s->cls];
+        h->remote_wait[s->cls] = s;
+        h->remote_wait_mask |= (uint64_t)1 << s->cls;
+    }
+}
+
+static void drain_to_slabs(heap_t *h, slab_t *s) {
+    for (slab_t *next; s; s = next) {
+        next = s->notify_next; /* before the take: a push may reuse it after */
+        void *first, *last;
+        uint32_t n = hak_remote_take(s, &first, &last);
+        hak_remote_to_slab(h, s, first, last, n);
+    }
+}
+
+void hak_remote_collect(heap_t *h) {
+    drain_to_slabs(h, hak_remote_notified(h));
+    for (uint64_t m = h->remote_wait_mask; m; m &= m - 1) {
+        unsigned c = (unsigned)__builtin_ctzll(m);
+        slab_t *s = h->remote_wait[c];
+        h->remote_wait[c] = NULL;
+        drain_to_slabs(h, s);
+    }
+    h->remote_wait_mask = 0;
 }
 
 void hak_slab_put_local(heap_t *h, slab_t *s, void *first, void *last, uint32_t n) {

@@ -118,13 +118,60 @@ static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, uint32_t room, chain
     return n;
 }
 
+/* Remote frees come home at a refill (remote.c).  The notified slabs of
+ * the refill's class give theirs, each slab's stack at once, straight into
+ * the thread's bin while it has room: spliced, not walked, and still
+ * counted as out of their slab (as if freed here), counted as refilled (a
+ * free is a block in that no refill brought).  What does not fit goes onto
+ * its slab.  Slabs of other classes wait for their class's refill, or for
+ * the next purge pass.  Returns the blocks spliced into bin. */
+static uint32_t collect_remote(heap_t *h, hak_bin_t *bin, unsigned cls) {
+    hak_tls_t *t = h->tls == &hak_tls ? &hak_tls : NULL;
+    uint64_t pass = atomic_load_explicit(&hak_purge_passes, memory_order_relaxed);
+    /* no cache (the dead threads' heap), or the oldest waiting frees have
+     * seen a whole purge interval go by */
+    if (!t || (h->remote_wait_mask && pass >= h->remote_wait_pass + 2)) {
+        hak_remote_collect(h);
+        return 0;
+    }
+    if (!h->remote_wait_mask) h->remote_wait_pass = pass;
+    hak_remote_sort(h);
+    if (!(h->remote_wait_mask >> cls & 1)) return 0;
+    /* an alloc bin or a caller's own takes nothing spliced: all to the slabs */
+    uint32_t got = 0, count = hak_bin_count(t, cls), cap = bin == hak_bin(t, cls) ? t->cap[cls] : 0;
+    slab_t *s = h->remote_wait[cls];
+    while (s && (count < cap || cap == 0)) {
+        slab_t *next = s->notify_next; /* before the take: a push may reuse it after */
+        void *first, *last;
+        uint32_t n = hak_remote_take(s, &first, &last);
+        if (count + n <= 2 * cap) { /* a chain may overshoot: mallocs take it down */
+            hak_cache_link(last, bin->head);
+            bin->head = first;
+            HAK_BIN_ADD(bin->in, n);
+            count += n;
+            got += n;
+        } else {
+            hak_remote_to_slab(h, s, first, last, n);
+        }
+        s = next;
+    }
+    h->remote_wait[cls] = s;
+    if (!s) h->remote_wait_mask &= ~((uint64_t)1 << cls);
+    hak_bump(&h->stats[cls].refill_blocks, got);
+    return got;
+}
+
 void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want) {
     return hak_refill_room(h, bin, cls, want, want);
 }
 
 void *hak_refill_room(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want, uint32_t room) {
-    if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_remote_collect(h);
+    uint32_t spliced = hak_remote_any(h) ? collect_remote(h, bin, cls) : 0;
     hak_heap_poll(h);
+    if (spliced) {
+        hak_bump(&h->stats[cls].refills, 1);
+        return bin->head;
+    }
     if (want == 0) want = 1;
     if (room < want) room = want;
     chain_t c = {NULL, NULL};
@@ -145,8 +192,9 @@ void *hak_refill_room(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want, ui
     return c.head;
 }
 
-/* Hands a run of blocks (first .. last, all of slab s) back to the slab:
- * linked as in the cache if s is h's, else with the slab's encoded links. */
+/* Hands a run of blocks (first .. last, all of slab s, linked as in the
+ * cache) back to the slab: onto its local list if s is h's, else onto its
+ * remote stack. */
 static void give_back(heap_t *h, slab_t *s, void *first, void *last, uint32_t n) {
     if (s->owner == h) {
         hak_slab_put_cached(h, s, first, last, n);
@@ -156,36 +204,40 @@ static void give_back(heap_t *h, slab_t *s, void *first, void *last, uint32_t n)
     }
 }
 
+/* The blocks after last in a cache list, while they are of slab s (up to
+ * *left of them; one range test and a load each): returns the new last;
+ * *next gets the block after it. */
+static inline void *run_extend(slab_t *s, void *last, void **next, uint32_t *left, uintptr_t secret) {
+    uintptr_t start = (uintptr_t)hak_run_start(s), span = (uintptr_t)s->end - start;
+    void *b = *next;
+    uint32_t k = *left;
+    while (k && (uintptr_t)b - start < span) {
+        last = b;
+        b = (void *)(*(uintptr_t *)b ^ secret);
+        k--;
+    }
+    *next = b;
+    *left = k;
+    return last;
+}
+
 void hak_flush(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t n) {
     if (n == 0) return;
-    void *b = bin->head;
-    slab_t *run = NULL;
-    void *run_first = NULL, *run_last = NULL;
-    uint32_t run_n = 0;
-    bool run_local = false;
     uintptr_t secret = hak_link_secret;
-    for (uint32_t i = 0; i < n; i++) {
-        void *next = hak_cache_next(b);
-        /* consecutive blocks of one slab travel together; a block on the
-         * run's last page needs no slab lookup */
-        bool on_run_page = run && (((uintptr_t)b ^ (uintptr_t)run_last) >> HAK_PAGE_SHIFT) == 0;
-        slab_t *s = on_run_page ? run : hak_slab_of(b);
-        if (s != run) {
-            if (run) give_back(h, run, run_first, run_last, run_n);
-            run = s;
-            run_local = s->owner == h;
-            run_first = b;
-            run_n = 0;
-        } else if (!run_local) { /* a run of our own slab stays linked as it is */
-            hak_link_set_with(run_last, b, secret);
-        }
-        run_last = b;
-        run_n++;
+    void *b = bin->head;
+    uint32_t left = n;
+    /* consecutive blocks of one slab travel together, linked as they are:
+     * nothing is written into the blocks */
+    while (left) {
+        slab_t *s = hak_slab_of(b);
+        void *first = b, *next = (void *)(*(uintptr_t *)b ^ secret);
+        uint32_t before = --left;
+        void *last = run_extend(s, b, &next, &left, secret);
+        give_back(h, s, first, last, before - left + 1);
         b = next;
     }
     bin->head = b;
     hak_bin_took(bin, n);
-    give_back(h, run, run_first, run_last, run_n);
     hak_class_stats_t *st = &h->stats[cls];
     hak_bump(&st->flushes, 1);
     hak_bump(&st->flush_blocks, n);
@@ -205,6 +257,7 @@ void hak_tcache_flush_alloc_bins(heap_t *h) {
 
 void hak_tcache_flush_all(heap_t *h) {
     hak_tls_t *t = &hak_tls;
+    hak_remote_collect(h); /* remote frees waiting for a refill go home too */
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) hak_flush(h, hak_bin(t, cls), cls, hak_bin_count(t, cls));
     hak_tcache_flush_alloc_bins(h);
 }

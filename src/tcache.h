@@ -36,7 +36,7 @@ typedef struct hak_bin {
 #endif
 
 #define HAK_NMAGIC_NEVER 0xffffffffu
-#define HAK_FREE_ONLY_CAP 128u
+#define HAK_FREE_ONLY_CAP 32u
 
 /* The cache's own list is linked through each block's first word, stored
  * XORed with the secret (safe-linking, as in glibc's tcache).  A write into a

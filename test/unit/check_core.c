@@ -11,6 +11,7 @@
 #include "heap.h"
 #include "os.h"
 #include "params.h"
+#include "purge.h"
 #include "stats.h"
 #include "tcache.h"
 
@@ -186,6 +187,148 @@ START_TEST(remote_frees_are_reused) {
 }
 END_TEST
 
+/* Sizes of two classes that nothing but these tests allocates (the test
+ * programs link hakmem statically: the C library's mallocs are ours too). */
+#define SA 1200
+#define SB 2500
+/* Every slab of class cls that h holds is in its warm pool and empty:
+ * every block is home. */
+static void assert_all_home(heap_t *h, unsigned cls) {
+    uint64_t n = 0;
+    for (slab_t *s = h->warm[cls]; s; s = s->next, n++) ck_assert_uint_eq(s->used, 0);
+    ck_assert_uint_eq(h->stats[cls].slabs, n);
+}
+/* The blocks out of the slabs holding v[0..n) (each slab counted once). */
+static uint64_t slabs_used(void *const *v, int n) {
+    slab_t *seen[256];
+    int ns = 0;
+    uint64_t used = 0;
+    for (int i = 0; i < n; i++) {
+        slab_t *s = hak_slab_of(v[i]);
+        int j = 0;
+        while (j < ns && seen[j] != s) j++;
+        if (j < ns) continue;
+        ck_assert_int_lt(ns, 256);
+        seen[ns++] = s;
+        used += s->used;
+    }
+    return used;
+}
+static bool in_set(void *const *v, int n, const void *p) {
+    for (int i = 0; i < n; i++)
+        if (v[i] == p) return true;
+    return false;
+}
+static void *free_all_and_flush(void *arg) {
+    free_all(arg);
+    hak_thread_cache_flush(); /* a thread that only frees: everything goes home */
+    return NULL;
+}
+
+/* A thread that only frees sends the blocks to their owner, whose next
+ * refill of the class takes them into its cache whole, straight from the
+ * remote stacks: no slab is carved and nothing goes through the slabs'
+ * lists.  Another class's remote frees wait for that class's refill, and
+ * go home with thread.cache.flush. */
+START_TEST(remote_frees_reach_the_owner_cache) {
+#if HAK_DEBUG
+    return; /* debug builds have no thread cache */
+#endif
+    enum { N = 600 };
+    static void *va[N], *vb[N], *extra[300];
+    hak_store(&hak_params.background_thread, 0); /* no purge pass meanwhile */
+    hak_store(&hak_params.purge_delay_ms, 1000000);
+    hak_params_changed();
+    hak_free(hak_malloc(SA));
+    heap_t *h = hak_tls.heap;
+    unsigned ca = hak_size_class(SA), cb = hak_size_class(SB);
+    for (int i = 0; i < N; i++) va[i] = hak_malloc(SA), vb[i] = hak_malloc(SB);
+    int k = 0;
+    while (hak_bin_count(&hak_tls, ca)) extra[k++] = hak_malloc(SA); /* the next malloc(64) refills */
+    uint64_t slabs_a = h->stats[ca].slabs, misses_a = h->stats[ca].warm_misses;
+    uint64_t used_b = slabs_used(vb, N);
+    struct handoff ha = {va, N}, hb = {vb, N};
+    pthread_t t;
+    pthread_create(&t, NULL, free_all_and_flush, &ha);
+    pthread_join(t, NULL);
+    pthread_create(&t, NULL, free_all_and_flush, &hb);
+    pthread_join(t, NULL);
+    void *p = hak_malloc(SA);
+    uint32_t got = hak_bin_count(&hak_tls, ca) + 1;
+    ck_assert_msg(got > hak_params.refill_count, "the refill took %u remotely freed blocks", got);
+    ck_assert_uint_ge(got, hak_tls.cap[ca]); /* as many as fit */
+    ck_assert_uint_le(got, 2 * hak_tls.cap[ca]);
+    ck_assert(in_set(va, N, p));
+    void *q[256];
+    for (uint32_t i = 1; i < got && i <= 256; i++) ck_assert(in_set(va, N, q[i - 1] = hak_malloc(SA)));
+    ck_assert_uint_eq(h->stats[ca].slabs, slabs_a);
+    ck_assert_uint_eq(h->stats[ca].warm_misses, misses_a);
+    /* class cb's frees wait on their stacks: its slabs' counts did not move */
+    ck_assert(h->remote_wait_mask >> cb & 1);
+    ck_assert_uint_eq(slabs_used(vb, N), used_b);
+    for (uint32_t i = 1; i < got && i <= 256; i++) hak_free(q[i - 1]);
+    hak_free(p);
+    for (int i = 0; i < k; i++) hak_free(extra[i]);
+    /* everything is home now: no block of either class is out of a slab */
+    hak_thread_cache_flush();
+    ck_assert_uint_eq(h->remote_wait_mask, 0);
+    assert_all_home(h, ca);
+    assert_all_home(h, cb);
+}
+END_TEST
+
+/* The blocks of a thread that exits while its remote frees wait (some
+ * spliced into its cache, some still on their stacks) are all found again:
+ * the purger's pass sends the stash and the waiting frees home. */
+struct exit_case { void **va, **vb; int n; heap_t *heap; uint32_t spliced; bool waiting; };
+static void *alloc_refill_exit(void *arg) {
+    struct exit_case *e = arg;
+    static void *held[300];
+    for (int i = 0; i < e->n; i++) e->va[i] = hak_malloc(SA), e->vb[i] = hak_malloc(SB);
+    e->heap = hak_tls.heap;
+    struct handoff ha = {e->va, e->n}, hb = {e->vb, e->n};
+    pthread_t t;
+    pthread_create(&t, NULL, free_all_and_flush, &ha);
+    pthread_join(t, NULL);
+    pthread_create(&t, NULL, free_all_and_flush, &hb);
+    pthread_join(t, NULL);
+    int k = 0;
+    while (hak_bin_count(&hak_tls, hak_size_class(SA))) held[k++] = hak_malloc(SA);
+    held[k++] = hak_malloc(SA); /* a refill of class 64: takes va's; vb's wait */
+    e->spliced = hak_bin_count(&hak_tls, hak_size_class(SA)) + 1;
+    e->waiting = e->heap->remote_wait_mask >> hak_size_class(SB) & 1;
+    for (int i = 0; i < k; i++) hak_free(held[i]);
+    return NULL; /* the cache goes into the heap's stash */
+}
+
+START_TEST(thread_exit_loses_no_remote_free) {
+#if HAK_DEBUG
+    return;
+#endif
+    enum { N = 600 };
+    static void *va[N], *vb[N];
+    hak_store(&hak_params.purge_delay_ms, 1000000); /* the background purger leaves the stash */
+    hak_params_changed();
+    struct exit_case e = {va, vb, N, NULL, 0, false};
+    pthread_t t;
+    pthread_create(&t, NULL, alloc_refill_exit, &e);
+    pthread_join(t, NULL);
+    heap_t *h = e.heap;
+    unsigned ca = hak_size_class(SA), cb = hak_size_class(SB);
+    ck_assert_uint_gt(e.spliced, hak_params.refill_count);
+    ck_assert(e.waiting);
+    /* nobody else allocates here: no thread took the heap since */
+    ck_assert_int_eq(h->state, HAK_HEAP_ABANDONED);
+    ck_assert_uint_gt(h->stash_n[ca], 0);
+    hak_purge_pass(0, 1000, false); /* the stash and the waiting frees go home */
+    ck_assert_uint_eq(h->remote_wait_mask, 0);
+    ck_assert_ptr_null(atomic_load(&h->notify));
+    ck_assert_uint_eq(h->stash_n[ca], 0);
+    assert_all_home(h, ca);
+    assert_all_home(h, cb);
+}
+END_TEST
+
 static void *alloc_and_exit(void *arg) {
     void **out = arg;
     for (int i = 0; i < 64; i++) out[i] = hak_malloc(32 + (size_t)i * 16);
@@ -341,6 +484,8 @@ Suite *core_suite(void) {
     tcase_add_test(tc, pointer_masking_finds_the_slab);
     tcase_add_test(tc, slab_accounting_returns_to_zero);
     tcase_add_test(tc, remote_frees_are_reused);
+    tcase_add_test(tc, remote_frees_reach_the_owner_cache);
+    tcase_add_test(tc, thread_exit_loses_no_remote_free);
     tcase_add_test(tc, thread_exit_keeps_blocks_and_reuses_heaps);
     tcase_add_test(tc, purge_returns_memory_after_the_delay);
     tcase_add_test(tc, purge_now_and_large_cache);

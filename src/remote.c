@@ -8,8 +8,9 @@
  * them (tcache.h: next ^ secret), so neither side rewrites a link per block:
  * the owner's refill splices a whole slab's stack into its own cache
  * (tcache.c), and only what goes back onto the slab's free list is relinked
- * there, and checked, block by block (hak_remote_to_slab).  A run's last block
- * links, as a slab link, to the run below it on the stack.
+ * there, and checked, block by block (hak_remote_to_slab); spliced blocks
+ * have the cache's own check, at the pop that reads their link.  A run's
+ * last block links, as a slab link, to the run below it on the stack.
  *
  * A refill takes only its own class's slabs; the other notified slabs wait,
  * their frees still on their remote stacks, until a refill of their class
@@ -17,8 +18,9 @@
  * needed): blocks go straight from one cache to another, and a burst of
  * remote frees does not empty slabs that the warm pool could not keep, only
  * for the owner to carve new ones.  Waiting frees go onto their slabs once a
- * purge pass has run (tcache.c), when the heap loses its thread, and when
- * memory is wanted. */
+ * whole purge interval has gone by (tcache.c), when the heap loses its
+ * thread (the purger's pass), and at thread.cache.flush or when memory is
+ * wanted. */
 #include "heap.h"
 
 /* The thread cache's link form (tcache.h). */

@@ -57,13 +57,15 @@ static slab_t *desc_new(void) {
 
 static void desc_put(slab_t *d) {
     d->ss = NULL; /* a stale page entry pointing here no longer matches */
-    d->state = HAK_RUN_FREE;
+    hak_store(&d->state, HAK_RUN_FREE);
     d->next = spare_desc;
     spare_desc = d;
 }
 
 /* ---- dirty bits --------------------------------------------------------------- */
-static bool bit(const uint64_t *m, uint32_t i) { return m[i / 64] >> (i % 64) & 1; }
+/* Words are written under the pool's lock, but a purge reads its runs' bits
+ * without it while neighbours' bits change: relaxed atomics, no RMW needed. */
+static bool bit(const uint64_t *m, uint32_t i) { return hak_load(&m[i / 64]) >> (i % 64) & 1; }
 
 /* Sets (on) or clears the bits [lo, hi); returns how many were set before. */
 static uint32_t bits_assign(uint64_t *m, uint32_t lo, uint32_t hi, bool on) {
@@ -71,9 +73,9 @@ static uint32_t bits_assign(uint64_t *m, uint32_t lo, uint32_t hi, bool on) {
     while (lo < hi) {
         uint32_t w = lo / 64, b = lo % 64, k = hi - lo < 64 - b ? hi - lo : 64 - b;
         uint64_t mask = (k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << b;
-        n += (uint32_t)__builtin_popcountll(m[w] & mask);
-        if (on) m[w] |= mask;
-        else m[w] &= ~mask;
+        uint64_t v = hak_load(&m[w]);
+        n += (uint32_t)__builtin_popcountll(v & mask);
+        hak_store(&m[w], on ? v | mask : v & ~mask);
         lo += k;
     }
     return n;
@@ -83,7 +85,7 @@ static bool any_bit(const uint64_t *m, uint32_t lo, uint32_t hi) {
     for (; lo < hi && lo % 64; lo++)
         if (bit(m, lo)) return true;
     for (; lo + 64 <= hi; lo += 64)
-        if (m[lo / 64]) return true;
+        if (hak_load(&m[lo / 64])) return true;
     for (; lo < hi; lo++)
         if (bit(m, lo)) return true;
     return false;
@@ -159,10 +161,10 @@ static void map_run(slab_t *r, bool all) {
 static void insert_free(slab_t *r) {
     superslab_t *ss = r->ss;
     free_index_t *ix = index_of(ss);
-    r->state = HAK_RUN_FREE;
+    hak_store(&r->state, HAK_RUN_FREE);
     if (r->page > ss->data_first) {
         slab_t *left = ss->page_run[r->page - 1];
-        if (left && left->state == HAK_RUN_FREE && left->ss == ss && left->page + left->npages == r->page) {
+        if (left && hak_load(&left->state) == HAK_RUN_FREE && left->ss == ss && left->page + left->npages == r->page) {
             list_remove(ix, left);
             r->page = left->page;
             r->npages += left->npages;
@@ -172,7 +174,7 @@ static void insert_free(slab_t *r) {
     uint32_t end = r->page + r->npages;
     if (end < ss->npages) {
         slab_t *right = ss->page_run[end];
-        if (right && right->state == HAK_RUN_FREE && right->ss == ss && right->page == end) {
+        if (right && hak_load(&right->state) == HAK_RUN_FREE && right->ss == ss && right->page == end) {
             list_remove(ix, right);
             r->npages += right->npages;
             desc_put(right);
@@ -286,7 +288,7 @@ static slab_t *find(free_index_t *ix, uint32_t n, size_t align, uint32_t *at) {
 static slab_t *carve(slab_t *r, uint32_t at, uint32_t n, slab_t *left, slab_t *right, unsigned state) {
     superslab_t *ss = r->ss;
     uint32_t start = r->page, end = r->page + r->npages;
-    r->state = (uint8_t)state; /* in use: the pieces left over must not merge back into it */
+    hak_store(&r->state, (uint8_t)state); /* in use: the pieces left over must not merge back into it */
     if (ss == kept) kept = NULL;
     r->page = at;
     r->npages = n;
@@ -386,7 +388,7 @@ static void release(slab_t *r, superslab_t **gone) {
 bool hak_pages_free(slab_t *r, unsigned state) {
     superslab_t *gone = NULL;
     pthread_mutex_lock(&pool_lock);
-    bool ok = r->state == state && r->ss;
+    bool ok = hak_load(&r->state) == state && r->ss;
     if (ok) release(r, &gone);
     pthread_mutex_unlock(&pool_lock);
     delete_all(gone);
@@ -401,7 +403,7 @@ bool hak_pages_grow(slab_t *r, size_t npages) {
     superslab_t *ss = r->ss;
     uint32_t end = r->page + r->npages, want = (uint32_t)npages - r->npages;
     slab_t *right = end < ss->npages ? ss->page_run[end] : NULL;
-    bool ok = right && right->state == HAK_RUN_FREE && right->ss == ss && right->page == end &&
+    bool ok = right && hak_load(&right->state) == HAK_RUN_FREE && right->ss == ss && right->page == end &&
               right->npages >= want && spares(&left, &extra);
     if (ok) {
         list_remove(index_of(ss), right);
@@ -453,9 +455,9 @@ static uint64_t take_dirty_runs(superslab_t *ss, slab_t **out, uint64_t want) {
     ss->purge_mark = purge_pass;
     for (uint32_t pg = ss->data_first; pg < ss->npages && got < want;) {
         slab_t *r = ss->page_run[pg];
-        if (r->state == HAK_RUN_FREE && !r->zeroed) {
+        if (hak_load(&r->state) == HAK_RUN_FREE && !r->zeroed) {
             list_remove(&pool, r);
-            r->state = HAK_RUN_PURGING;
+            hak_store(&r->state, HAK_RUN_PURGING);
             for (uint32_t i = r->page; i < r->page + r->npages; i++) got += bit(ss->dirty, i);
             r->next = *out;
             *out = r;

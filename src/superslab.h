@@ -89,7 +89,8 @@ typedef struct superslab {
 } superslab_t;
 
 static inline bool hak_run_is_slab(const slab_t *s) {
-    return s->state == HAK_SLAB_WARM || s->state == HAK_SLAB_FULL;
+    unsigned state = hak_load(&s->state); /* other threads' slow paths ask too */
+    return state == HAK_SLAB_WARM || state == HAK_SLAB_FULL;
 }
 static inline char *hak_run_start(const slab_t *s) {
     return (char *)s->ss + ((size_t)s->page << HAK_PAGE_SHIFT);

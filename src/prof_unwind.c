@@ -81,6 +81,11 @@ const char *hak_prof_unwinder(void) { return "none"; }
 bool hak_prof_unwind_init(void) {
     if (!HAK_PROF_LIBUNWIND && !HAK_PROF_LIBGCC) return false;
     dl_iterate_phdr(find_own, NULL);
+    /* one walk now, under the ctl lock: the unwinder sets itself up on its
+     * first call, which must not be two sampling threads at once (nor cost
+     * the first sampled malloc) */
+    uintptr_t pc[8];
+    raw_backtrace(pc, 8);
     return true;
 }
 

@@ -1,8 +1,9 @@
 /* The purger.  Free pages of the page pool go back to the OS gradually, over
  * purge.decay_ms (decay.h); abandoned heaps' remote frees, kept empty slabs
- * and sparse slabs are dealt with after purge.delay_ms.  A background thread does it, so an idle
- * program's RSS falls too; with background_thread off, slow paths purge when
- * the delay has passed since the last pass. */
+ * and sparse slabs are dealt with after purge.delay_ms.  A background
+ * thread does it, so an idle program's RSS falls too; it starts once
+ * something becomes purgeable (hak_purge_note).  With background_thread
+ * off, slow paths purge, once a nap, while anything is pending. */
 #include "heap.h"
 #include "tcache.h"
 #include "chunk.h"

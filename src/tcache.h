@@ -162,6 +162,12 @@ static inline uint64_t hak_bin_out_cap(const hak_bin_t *b, uint32_t cap) { retur
 static inline uint32_t hak_bin_count_cap(const hak_bin_t *b, uint32_t cap) {
     return (uint32_t)(b->in - hak_bin_out_cap(b, cap));
 }
+/* A new capacity for bin b, whose capacity is *capp: limit = out + cap
+ * moves with it, so the blocks it holds stay counted. */
+static inline void hak_bin_cap_set(hak_bin_t *b, uint32_t *capp, uint32_t cap) {
+    HAK_BIN_SET(b->limit, b->limit - *capp + cap);
+    HAK_BIN_SET(*capp, cap);
+}
 /* The free bin of class cls (the one the free fast path pushes onto). */
 static inline uint64_t hak_bin_out(const hak_tls_t *t, unsigned cls) {
     return hak_bin_out_cap(&t->bin_by_page[cls + 1], t->cap[cls]);
@@ -170,18 +176,14 @@ static inline uint32_t hak_bin_count(const hak_tls_t *t, unsigned cls) {
     return hak_bin_count_cap(&t->bin_by_page[cls + 1], t->cap[cls]);
 }
 static inline void hak_bin_set_cap(hak_tls_t *t, unsigned cls, uint32_t cap) {
-    hak_bin_t *b = &t->bin_by_page[cls + 1];
-    HAK_BIN_SET(b->limit, b->limit - t->cap[cls] + cap);
-    HAK_BIN_SET(t->cap[cls], cap);
+    hak_bin_cap_set(&t->bin_by_page[cls + 1], &t->cap[cls], cap);
 }
 /* The alloc bin of class cls (profiling). */
 static inline uint32_t hak_alloc_bin_count(const hak_tls_t *t, unsigned cls) {
     return hak_bin_count_cap(&t->alloc_bin[cls + 1], t->alloc_cap[cls]);
 }
 static inline void hak_alloc_bin_set_cap(hak_tls_t *t, unsigned cls, uint32_t cap) {
-    hak_bin_t *b = &t->alloc_bin[cls + 1];
-    HAK_BIN_SET(b->limit, b->limit - t->alloc_cap[cls] + cap);
-    HAK_BIN_SET(t->alloc_cap[cls], cap);
+    hak_bin_cap_set(&t->alloc_bin[cls + 1], &t->alloc_cap[cls], cap);
 }
 
 /* A class's two bins count as one cache: blocks in (frees, refills) and out

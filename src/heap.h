@@ -53,6 +53,11 @@ typedef struct heap {
      * HAK_CACHE_END); the purger sends what is left home (heap.c). */
     void *stash[HAK_NCLASSES];
     uint32_t stash_n[HAK_NCLASSES];
+    /* The same for the alloc bins of a thread that sampled (tcache.h).  The
+     * next thread takes them when it first samples, charged to its sample
+     * budget (hak_heap_take_alloc_stash), or sends them home. */
+    void *stash_alloc[HAK_NCLASSES];
+    uint32_t stash_alloc_n[HAK_NCLASSES];
     uint64_t abandoned_ms;                 /* when its last thread left */
     /* A slab of the warm pool waits to give back its free pages (slab_purge.c),
      * or an empty one kept by the warm pool waits to go back to the page
@@ -68,6 +73,10 @@ extern pthread_mutex_t hak_heaps_lock;
 /* heap.c */
 heap_t *hak_thread_init(void);           /* first slow-path call of a thread */
 heap_t *hak_heap_for_dead_thread(void);  /* after the thread's destructor ran */
+/* The alloc-bin stash of the calling thread's heap h: into the thread's
+ * empty alloc bins (it samples), or home (it does not). */
+void hak_heap_take_alloc_stash(heap_t *h);
+void hak_heap_flush_alloc_stash(heap_t *h);
 void hak_heap_apply_params(heap_t *h);   /* new tunables reach this thread */
 /* The purger's pass over abandoned heaps: remote frees, warm pools, and the
  * stashes of heaps abandoned for delay_ms or longer. */

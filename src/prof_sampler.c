@@ -72,10 +72,14 @@ static void *next_checked(void *p) {
 }
 
 /* Fills class cls's empty alloc bin with as many blocks as fit in its
- * prof_left (at least one), up to the class's capacity: the free bin's
- * blocks first (a change of the two bins' `in` counts), then refills from
- * the slabs.  So the blocks a thread cycles through its two bins number
- * about the capacity, and a slow path comes once per that many mallocs.
+ * prof_left (at least one), up to the class's capacity.  The free bin's
+ * blocks come first, as a change of the two bins' `in` counts; the slabs
+ * are asked only when the free bin has fewer than half a refill to give,
+ * and then for one refill's worth.  So the two bins together refill and
+ * flush about as rarely as the one bin does with profiling off: the blocks
+ * a thread frees are the blocks it next allocates, and only the cache's
+ * drift up or down reaches the slabs (topping the alloc bin up to the
+ * capacity at every fill sent a quarter of all blocks through the slabs).
  * Blocks are charged as they arrive (a refill may flush the bins on
  * request, which gives them back).  False when out of memory. */
 static bool fill(hak_tls_t *t, unsigned cls) {
@@ -101,11 +105,12 @@ static bool fill(hak_tls_t *t, unsigned cls) {
         HAK_BIN_ADD(a->in, got);
         *left -= (int64_t)got * size;
     }
-    /* a refill brings min(tiny.refill_count, room) blocks */
+    uint32_t refill = hak_min(hak_load(&hak_params.refill_count), want);
+    uint32_t target = got >= (refill + 1) / 2 ? got : hak_max(got, refill);
     hak_alloc_bin_set_cap(t, cls, want);
-    for (uint32_t have; (have = hak_alloc_bin_count(t, cls)) < want;) {
+    for (uint32_t have; (have = hak_alloc_bin_count(t, cls)) < target;) {
         uint64_t in = a->in;
-        if (!hak_refill(t->heap, a, cls, hak_min(hak_load(&hak_params.refill_count), want - have))) break;
+        if (!hak_refill(t->heap, a, cls, target - have)) break;
         *left -= (int64_t)(a->in - in) * size;
     }
     return hak_alloc_bin_count(t, cls) != 0;
@@ -116,12 +121,21 @@ bool hak_prof_thread_sync(void) {
     uint64_t e = __atomic_load_n(&hak_prof_epoch, __ATOMIC_ACQUIRE);
     if (likely(t->prof_epoch == e)) return t->prof_mode;
     t->prof_epoch = e;
+    bool was = t->prof_mode;
     /* the alloc bins go back to the slabs: switched off, or the points are
      * drawn anew (a new prof.sample_bytes) */
-    if (t->prof_mode) hak_tcache_flush_alloc_bins(t->heap);
+    if (was) hak_tcache_flush_alloc_bins(t->heap);
     t->prof_mode = __atomic_load_n(&hak_prof_sampling, __ATOMIC_RELAXED);
+    /* a thread's first look: the alloc bins its heap's last thread left */
+    if (!was && t->heap) {
+        if (t->prof_mode) hak_heap_take_alloc_stash(t->heap);
+        else hak_heap_flush_alloc_stash(t->heap);
+    }
+    /* blocks in an alloc bin count as allocated already */
     if (t->prof_mode)
-        for (unsigned i = 0; i <= HAK_NCLASSES; i++) t->prof_left[i] = next_interval(t);
+        for (unsigned i = 0; i <= HAK_NCLASSES; i++)
+            t->prof_left[i] = next_interval(t) -
+                              (i < HAK_NCLASSES ? (int64_t)hak_alloc_bin_count(t, i) * (int64_t)hak_classes[i].size : 0);
     return t->prof_mode;
 }
 

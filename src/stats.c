@@ -35,7 +35,7 @@ static void take_raw(hak_stats_snapshot_t *out) {
                 out_ += tout;
                 t->cached += tin - tout;
             }
-            t->cached += hak_load(&h->stash_n[c]); /* left by the heap's last thread */
+            t->cached += hak_load(&h->stash_n[c]) + hak_load(&h->stash_alloc_n[c]); /* left by the heap's last thread */
             t->refills += hak_load(&s->refills);
             t->refill_blocks += hak_load(&s->refill_blocks);
             t->flushes += hak_load(&s->flushes);

@@ -187,6 +187,46 @@ START_TEST(prefill_budget_keeps_a_reserve) {
 }
 END_TEST
 
+/* Blocks a churn takes from its slabs, and gives back, per class (refills
+ * and flushes), for STEPS steps of: free a random slot, malloc 16-1024 B
+ * into it (as bench_random_mixed). */
+static uint64_t churn_traffic(uint64_t *mallocs) {
+    enum { SLOTS = 256, STEPS = 200000 };
+    static void *slot[SLOTS];
+    heap_t *h = hak_tls.heap;
+    uint64_t before = 0, after = 0, n = 0, x = 42;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) before += h->stats[c].refill_blocks + h->stats[c].flush_blocks;
+    for (int i = 0; i < STEPS; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        unsigned k = (unsigned)(x >> 40) % SLOTS;
+        hak_free(slot[k]);
+        slot[k] = hak_malloc(16 + (size_t)(x & 0xffff) % 1009);
+        ck_assert_ptr_nonnull(slot[k]);
+        n++;
+    }
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) after += h->stats[c].refill_blocks + h->stats[c].flush_blocks;
+    for (int k = 0; k < SLOTS; k++) hak_free(slot[k]), slot[k] = NULL;
+    *mallocs = n;
+    return after - before;
+}
+
+/* Sampling (prof.active) keeps the cache's reuse: the blocks a thread frees
+ * serve its next mallocs, and only the cache's drift reaches the slabs, as
+ * with profiling off.  (Topping the alloc bins up to the capacity at every
+ * fill sent a quarter of all blocks through the slabs.) */
+START_TEST(sampling_reuses_freed_blocks) {
+    hak_free(hak_malloc(64)); /* the thread is set up */
+    uint64_t n_off, n_on;
+    uint64_t off = churn_traffic(&n_off);
+    bool on = true, no = false;
+    ck_assert_int_eq(hakctl("prof.active", NULL, NULL, &on, sizeof on), 0);
+    uint64_t with = churn_traffic(&n_on);
+    ck_assert_int_eq(hakctl("prof.active", NULL, NULL, &no, sizeof no), 0);
+    ck_assert_msg(with <= off + n_on / 50, "sampling: %llu blocks to and from the slabs in %llu mallocs (%llu without)",
+                  (unsigned long long)with, (unsigned long long)n_on, (unsigned long long)off);
+}
+END_TEST
+
 static Suite *refill_suite(void) {
     Suite *s = suite_create("refill");
     TCase *tc = tcase_create("refill");
@@ -194,6 +234,7 @@ static Suite *refill_suite(void) {
     tcase_add_test(tc, kept_empty_slab_keeps_its_blocks_linked);
     tcase_add_test(tc, fresh_slab_refill_touches_one_page);
     tcase_add_test(tc, prefill_budget_keeps_a_reserve);
+    tcase_add_test(tc, sampling_reuses_freed_blocks);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -130,6 +130,7 @@ typedef struct hak_tls {
             uint64_t prof_rng;
             uint64_t prof_epoch;
             uint8_t prof_mode, prof_busy, prof_unwinding;
+            uint8_t prof_walks; /* stacks taken by the thread, up to a few (prof_unwind.c) */
         };
         char front_[HAK_ALLOC_BINS_AT];
     };

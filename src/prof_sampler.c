@@ -75,7 +75,8 @@ static void *next_checked(void *p) {
  * prof_left (at least one), up to the class's capacity.  The free bin's
  * blocks come first, as a change of the two bins' `in` counts; the slabs
  * are asked only when the free bin has fewer than half a refill to give,
- * and then for one refill's worth.  So the two bins together refill and
+ * and then for one refill's worth, as small_alloc asks (a slab's flushed
+ * or remote run comes whole if the bin has room).  So the two bins together refill and
  * flush about as rarely as the one bin does with profiling off: the blocks
  * a thread frees are the blocks it next allocates, and only the cache's
  * drift up or down reaches the slabs (topping the alloc bin up to the
@@ -110,7 +111,7 @@ static bool fill(hak_tls_t *t, unsigned cls) {
     hak_alloc_bin_set_cap(t, cls, want);
     for (uint32_t have; (have = hak_alloc_bin_count(t, cls)) < target;) {
         uint64_t in = a->in;
-        if (!hak_refill(t->heap, a, cls, target - have)) break;
+        if (!hak_refill_room(t->heap, a, cls, target - have, want - have)) break;
         *left -= (int64_t)(a->in - in) * size;
     }
     return hak_alloc_bin_count(t, cls) != 0;

@@ -137,14 +137,19 @@ static uint32_t collect_remote(heap_t *h, hak_bin_t *bin, unsigned cls) {
     if (!h->remote_wait_mask) h->remote_wait_pass = pass;
     hak_remote_sort(h);
     if (!(h->remote_wait_mask >> cls & 1)) return 0;
-    /* an alloc bin or a caller's own takes nothing spliced: all to the slabs */
-    uint32_t got = 0, count = hak_bin_count(t, cls), cap = bin == hak_bin(t, cls) ? t->cap[cls] : 0;
+    /* The free bin may overshoot its capacity (mallocs take it down); an
+     * alloc bin (profiling) takes no more than its capacity, which stops
+     * short of the next sample point; a caller's own bin takes nothing
+     * spliced: all to the slabs. */
+    bool own = bin == hak_bin(t, cls), alloc = bin == hak_alloc_bin(t, cls);
+    uint32_t got = 0, count = own ? hak_bin_count(t, cls) : alloc ? hak_alloc_bin_count(t, cls) : 0;
+    uint32_t cap = own ? t->cap[cls] : alloc ? t->alloc_cap[cls] : 0, most = own ? 2 * cap : cap;
     slab_t *s = h->remote_wait[cls];
     while (s && (count < cap || cap == 0)) {
         slab_t *next = s->notify_next; /* before the take: a push may reuse it after */
         void *first, *last;
         uint32_t n = hak_remote_take(s, &first, &last);
-        if (count + n <= 2 * cap) { /* a chain may overshoot: mallocs take it down */
+        if (count + n <= most) {
             hak_cache_link(last, bin->head);
             bin->head = first;
             HAK_BIN_ADD(bin->in, n);

@@ -201,7 +201,7 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
 #endif
     PARAM("purge.delay_ms", U64, purge_delay_ms, 0, HAK_PURGE_DELAY_MAX, "0..3600000", "1000",
           "milliseconds a sparse slab, an empty slab kept by a warm pool or an exited thread's cache waits before it gives its memory back"),
-    PARAM("purge.decay_ms", U64, purge_decay_ms, 0, HAK_PURGE_DELAY_MAX, "0..3600000", "1000",
+    PARAM("purge.decay_ms", U64, purge_decay_ms, 0, HAK_PURGE_DELAY_MAX, "0..3600000", "3000",
           "free pages return to the OS gradually, all of them within this many milliseconds of being freed; 0 = at the next purge pass"),
     PARAM("purge.sparse_slabs", B, purge_sparse, 0, 1, "true/false", "true",
           "return the free 4 KiB pages of slabs a quarter used or less (for purge.delay_ms)"),

@@ -187,58 +187,49 @@ void hak_dead_thread_free(void *p, unsigned cls) {
 
 /* Abandoned heaps have no thread to drain their remote frees; the purger
  * does it for them, holding the lock that adoption takes. */
-/* An abandoned heap's stash goes home (under hak_heaps_lock: the heap is
- * nobody's).  Counted as a flush: the blocks leave the (dead) cache. */
-static void stash_flush(heap_t *h) {
-    hak_heap_flush_alloc_stash(h);
-    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
-        uint32_t n = h->stash_n[cls];
-        if (!n) continue;
-        flush_detached(h, cls, h->stash[cls], n);
-        h->stash[cls] = HAK_CACHE_END;
-        hak_store(&h->stash_n[cls], 0);
-    }
+/* One stashed list of class cls (*list, *n blocks) goes home: counted as a
+ * flush, the blocks leave the (dead) cache. */
+static void stash_list_flush(heap_t *h, unsigned cls, void **list, uint32_t *n) {
+    if (!*n) return;
+    flush_detached(h, cls, *list, *n);
+    *list = HAK_CACHE_END;
+    hak_store(n, 0);
 }
 
-/* The new thread of heap h takes its stash into its cache: counted as a
+/* One stashed list into the calling thread's bin b (empty): counted as a
  * refill, so neither the heap's totals nor the thread's own counts change. */
+static void stash_list_adopt(heap_t *h, unsigned cls, hak_bin_t *b, void **list, uint32_t *n) {
+    b->head = *list;
+    HAK_BIN_ADD(b->in, *n);
+    hak_bump(&h->dead_in[cls], (uint64_t)0 - *n);
+    h->thread_base_refill[cls] -= *n;
+    *list = HAK_CACHE_END;
+    hak_store(n, 0);
+}
+
+/* An abandoned heap's stash goes home (under hak_heaps_lock: the heap is
+ * nobody's). */
+static void stash_flush(heap_t *h) {
+    hak_heap_flush_alloc_stash(h);
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) stash_list_flush(h, cls, &h->stash[cls], &h->stash_n[cls]);
+}
+
+/* The new thread of heap h takes its stash into its cache (its free bins:
+ * their counts start at 0). */
 static void stash_adopt(heap_t *h) {
-    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
-        uint32_t n = h->stash_n[cls];
-        if (!n) continue;
-        hak_bin_t *b = hak_bin(&hak_tls, cls);
-        b->head = h->stash[cls];
-        HAK_BIN_SET(b->in, n);
-        hak_bump(&h->dead_in[cls], (uint64_t)0 - n);
-        h->thread_base_refill[cls] -= n;
-        h->stash[cls] = HAK_CACHE_END;
-        hak_store(&h->stash_n[cls], 0);
-    }
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++)
+        if (h->stash_n[cls]) stash_list_adopt(h, cls, hak_bin(&hak_tls, cls), &h->stash[cls], &h->stash_n[cls]);
 }
 
 void hak_heap_flush_alloc_stash(heap_t *h) {
-    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
-        uint32_t n = h->stash_alloc_n[cls];
-        if (!n) continue;
-        flush_detached(h, cls, h->stash_alloc[cls], n);
-        h->stash_alloc[cls] = HAK_CACHE_END;
-        hak_store(&h->stash_alloc_n[cls], 0);
-    }
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++)
+        stash_list_flush(h, cls, &h->stash_alloc[cls], &h->stash_alloc_n[cls]);
 }
 
-/* Counted as stash_adopt counts a stash. */
 void hak_heap_take_alloc_stash(heap_t *h) {
-    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
-        uint32_t n = h->stash_alloc_n[cls];
-        if (!n || hak_alloc_bin_count(&hak_tls, cls)) continue; /* (not expected: home with the next flush) */
-        hak_bin_t *a = hak_alloc_bin(&hak_tls, cls);
-        a->head = h->stash_alloc[cls];
-        HAK_BIN_ADD(a->in, n);
-        hak_bump(&h->dead_in[cls], (uint64_t)0 - n);
-        h->thread_base_refill[cls] -= n;
-        h->stash_alloc[cls] = HAK_CACHE_END;
-        hak_store(&h->stash_alloc_n[cls], 0);
-    }
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++)
+        if (h->stash_alloc_n[cls] && !hak_alloc_bin_count(&hak_tls, cls)) /* (else home at the next flush) */
+            stash_list_adopt(h, cls, hak_alloc_bin(&hak_tls, cls), &h->stash_alloc[cls], &h->stash_alloc_n[cls]);
 }
 
 void hak_heap_collect_abandoned(uint64_t now, uint64_t delay_ms) {

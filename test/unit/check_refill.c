@@ -5,6 +5,7 @@
  * look at internal state. */
 #include <check.h>
 #include <hakmem.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,51 @@ START_TEST(sampling_reuses_freed_blocks) {
 }
 END_TEST
 
+/* A sampling thread's alloc bins stay with its heap when it exits, and the
+ * next thread of that heap takes them whole at its first sample look: no
+ * block goes to the slabs and back. */
+struct exiting { heap_t *heap; uint32_t left; };
+static void *sample_then_exit(void *arg) {
+    struct exiting *e = arg;
+    void *v[64];
+    for (int i = 0; i < 64; i++) v[i] = hak_malloc(64);
+    for (int i = 0; i < 64; i++) hak_free(v[i]);
+    for (int i = 0; i < 10; i++) v[i] = hak_malloc(64); /* from the 64 just freed */
+    unsigned cls = hak_size_class(64);
+    e->heap = hak_tls.heap;
+    e->left = hak_alloc_bin_count(&hak_tls, cls);
+    return NULL; /* v[0..9] stay allocated */
+}
+static void *adopt(void *arg) {
+    struct exiting *e = arg;
+    unsigned cls = hak_size_class(64);
+    uint64_t refills = e->heap->stats[cls].refills, flushes = e->heap->stats[cls].flushes;
+    void *p = hak_malloc(64);
+    ck_assert_ptr_eq(hak_tls.heap, e->heap);
+    ck_assert_uint_eq(e->heap->stash_alloc_n[cls], 0);
+    if (e->left) { /* else (debug builds: no cache) the malloc refilled */
+        ck_assert_uint_eq(hak_alloc_bin_count(&hak_tls, cls), e->left - 1);
+        ck_assert_uint_eq(e->heap->stats[cls].refills, refills);
+        ck_assert_uint_eq(e->heap->stats[cls].flushes, flushes);
+    }
+    hak_free(p);
+    return NULL;
+}
+START_TEST(sampling_thread_leaves_alloc_bins_stashed) {
+    bool on = true;
+    ck_assert_int_eq(hakctl("prof.active", NULL, NULL, &on, sizeof on), 0);
+    struct exiting e = {0};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, sample_then_exit, &e), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    unsigned cls = hak_size_class(64);
+    if (!HAK_DEBUG) ck_assert_uint_gt(e.left, 1); /* debug builds keep no cache */
+    ck_assert_uint_eq(e.heap->stash_alloc_n[cls], e.left);
+    ck_assert_int_eq(pthread_create(&t, NULL, adopt, &e), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+}
+END_TEST
+
 static Suite *refill_suite(void) {
     Suite *s = suite_create("refill");
     TCase *tc = tcase_create("refill");
@@ -235,6 +281,7 @@ static Suite *refill_suite(void) {
     tcase_add_test(tc, fresh_slab_refill_touches_one_page);
     tcase_add_test(tc, prefill_budget_keeps_a_reserve);
     tcase_add_test(tc, sampling_reuses_freed_blocks);
+    tcase_add_test(tc, sampling_thread_leaves_alloc_bins_stashed);
     suite_add_tcase(s, tc);
     return s;
 }

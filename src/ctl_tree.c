@@ -172,7 +172,7 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
     CONST_("tiny.max_size", SZ, HAK_TINY_MAX, "largest tiny block, bytes"),
     FUNC_RO("tiny.c<N>.size", SZ, HAK_NTINY, get_class_size, "", "block size of tiny class N, bytes"),
     PARAM("tiny.refill_count", U32, refill_count, HAK_REFILL_MIN, HAK_REFILL_MAX, "1..1024", "32",
-          "blocks moved into a thread cache per refill"),
+          "blocks a refill asks for, within the cache's room (a slab's flushed or remote run comes whole if it fits; a fresh slab gives a page's worth)"),
     CONST_("class.nclasses", U32, HAK_NCLASSES, "number of size classes"),
     FUNC_RO("class.c<N>.size", SZ, HAK_NCLASSES, get_class_size, "", "block size of class N, bytes"),
     CONST_("small.max_size", SZ, HAK_SMALL_MAX, "largest block served by a size class, bytes"),

@@ -92,6 +92,12 @@ extern pthread_key_t hak_thread_key;
 void hak_tcache_flush_alloc_bins(heap_t *h); /* the profiler's alloc bins only */
 
 /* warm_pool.c */
+/* n blocks of s went back to it: it leaves the full state, or is empty, or
+ * sparse (the warm pool files it anew). */
+void hak_slab_returned(heap_t *h, slab_t *s, uint32_t n);
+/* A run of blocks of s, first .. last, linked as in the thread cache, back
+ * from its owner's cache onto s's local list, as they are. */
+void hak_slab_put_cached(heap_t *h, slab_t *s, void *first, void *last, uint32_t n);
 void hak_warm_push(heap_t *h, slab_t *s);
 void hak_warm_remove(heap_t *h, slab_t *s);
 slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls);  /* warm-pool head, prefilling on a miss */
@@ -115,12 +121,6 @@ void hak_slab_retain(heap_t *h, slab_t *s);
 void hak_slab_unretain(heap_t *h, slab_t *s);
 /* s's carved blocks no longer count as resident (statistics). */
 void hak_slab_forget_carved(heap_t *h, slab_t *s);
-/* n blocks of s went back to it: it leaves the full state, or is empty, or
- * sparse. */
-void hak_slab_returned(heap_t *h, slab_t *s, uint32_t n);
-/* A run of blocks of s, first .. last, linked as in the thread cache, back
- * from its owner's cache onto s's local list, as they are. */
-void hak_slab_put_cached(heap_t *h, slab_t *s, void *first, void *last, uint32_t n);
 /* The local list joins the free list, links rewritten (for walks that edit
  * the free list: purging a sparse slab). */
 void hak_slab_local_to_free(slab_t *s);

@@ -66,6 +66,27 @@ static uint32_t empty_room(unsigned cls) {
     return hak_load(&hak_params.warm_capacity) + reserve(cls);
 }
 
+/* Blocks came back to s: the warm pool files it anew (head, tail, or the
+ * empties).  Here, not in slab.c, so that the slab layer never calls up. */
+void hak_slab_returned(heap_t *h, slab_t *s, uint32_t n) {
+    hak_assert(s->used >= n);
+    s->used = (uint16_t)(s->used - n);
+    if (s->state == HAK_SLAB_FULL) hak_warm_push(h, s);
+    if (s->used == 0) hak_slab_now_empty(h, s);
+    else if (unlikely(hak_slab_is_sparse(s)) && s->sparse == HAK_SPARSE_NO) {
+        hak_warm_demote(h, s); /* refills take it last: it drains */
+        hak_slab_sparse_mark(h, s);
+    }
+}
+
+void hak_slab_put_cached(heap_t *h, slab_t *s, void *first, void *last, uint32_t n) {
+    *(uintptr_t *)last = (uintptr_t)s->local ^ hak_link_secret; /* the cache's link */
+    if (!s->local) s->local_tail = last;
+    s->local = first;
+    s->nlocal = (uint16_t)(s->nlocal + n);
+    hak_slab_returned(h, s, n);
+}
+
 slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls) {
     hak_class_stats_t *st = &h->stats[cls];
     slab_t *s = h->warm[cls];

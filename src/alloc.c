@@ -258,9 +258,27 @@ static void *alloc_block(size_t size, size_t align, bool zero, bool nocache) {
     return p;
 }
 
+/* While sampling, malloc's alloc bin of a class runs dry every few dozen
+ * or hundred mallocs (prof_sampler.c): its fill skips the general path
+ * when nothing else is due (no tunable changed, no checks, no new prof.*
+ * setting).  NULL: take the general path. */
+static void *sampled_small(size_t size) {
+    hak_tls_t *t = &hak_tls;
+    if (size > HAK_TINY_MAX || t->state != HAK_THREAD_ACTIVE || hak_checks_on() ||
+        __atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != t->heap->params_epoch ||
+        __atomic_load_n(&hak_prof_epoch, __ATOMIC_ACQUIRE) != t->prof_epoch)
+        return NULL;
+    return hak_prof_small_alloc(hak_size_class(size));
+}
+
 void *hak_malloc_slow(size_t size) {
+    void *p;
+    if (hak_tls.prof_mode && (p = sampled_small(size)) != NULL) {
+        hak_purge_poll();
+        return p;
+    }
     hak_global_init();
-    void *p = alloc_block(size, 0, false, false);
+    p = alloc_block(size, 0, false, false);
     hak_purge_poll();
     return p;
 }

@@ -83,6 +83,8 @@ static void *next_checked(void *p) {
  * capacity at every fill sent a quarter of all blocks through the slabs).
  * Blocks are charged as they arrive (a refill may flush the bins on
  * request, which gives them back).  False when out of memory. */
+#define GROW_MAX 128u
+#define GROW_BYTES 8192u /* a class's cycle stays in the first-level cache */
 static bool fill(hak_tls_t *t, unsigned cls) {
     hak_bin_t *a = hak_alloc_bin(t, cls), *f = hak_bin(t, cls);
     int64_t size = hak_classes[cls].size, *left = &t->prof_left[cls];
@@ -108,13 +110,23 @@ static bool fill(hak_tls_t *t, unsigned cls) {
     }
     uint32_t refill = hak_min(hak_load(&hak_params.refill_count), want);
     uint32_t target = got >= (refill + 1) / 2 ? got : hak_max(got, refill);
+    /* Every block of the last fill came back, and no more: a loop that frees
+     * what it allocates, whose blocks would cycle through a fill each
+     * refill_count mallocs.  One more refill's worth (up to GROW_MAX blocks
+     * and GROW_BYTES) makes
+     * the fills rarer and costs no traffic later, since they come back too;
+     * a random walk hits exactly that count seldom. */
+    uint32_t most = hak_min(GROW_MAX, (uint32_t)(GROW_BYTES / (uint64_t)size));
+    if (got && got == t->prof_filled[cls] && got + refill <= most) target = hak_min(want, got + refill);
     hak_alloc_bin_set_cap(t, cls, want);
     for (uint32_t have; (have = hak_alloc_bin_count(t, cls)) < target;) {
         uint64_t in = a->in;
         if (!hak_refill_room(t->heap, a, cls, target - have, want - have)) break;
         *left -= (int64_t)(a->in - in) * size;
     }
-    return hak_alloc_bin_count(t, cls) != 0;
+    uint32_t filled = hak_alloc_bin_count(t, cls);
+    t->prof_filled[cls] = (uint16_t)hak_min(filled, 0xffffu);
+    return filled != 0;
 }
 
 bool hak_prof_thread_sync(void) {

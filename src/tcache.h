@@ -141,6 +141,7 @@ typedef struct hak_tls {
      * the thread's next sample point, counting the blocks in the class's alloc
      * bin as allocated already (prof_sampler.c). */
     int64_t prof_left[HAK_NCLASSES + 1];
+    uint16_t prof_filled[HAK_NCLASSES]; /* blocks the class's last fill gave its alloc bin */
     /* Slow paths only.  A bin that overflows with no malloc since its last
      * overflow, or since the thread began (a thread that frees what others
      * allocate), flushes whole and runs at HAK_FREE_ONLY_CAP until its next

@@ -33,7 +33,7 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
         p = b->head; /* the heap's last thread may have left blocks */
     }
     heap_t *h = hak_tls.heap;
-    if (unlikely(__atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != h->params_epoch)) {
+    if (unlikely(hak_heap_params_stale(h))) {
         hak_heap_apply_params(h);
         p = b->head; /* a lower capacity flushed some */
     }
@@ -265,7 +265,7 @@ static void *alloc_block(size_t size, size_t align, bool zero, bool nocache) {
 static void *sampled_small(size_t size) {
     hak_tls_t *t = &hak_tls;
     if (size > HAK_TINY_MAX || t->state != HAK_THREAD_ACTIVE || hak_checks_on() ||
-        __atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != t->heap->params_epoch ||
+        hak_heap_params_stale(t->heap) ||
         __atomic_load_n(&hak_prof_epoch, __ATOMIC_ACQUIRE) != t->prof_epoch)
         return NULL;
     return hak_prof_small_alloc(hak_size_class(size));

@@ -167,8 +167,7 @@ void *hak_dead_thread_alloc(unsigned cls) {
     void *p = NULL;
     if (h) {
         hak_bin_t tmp = {.head = HAK_CACHE_END, .limit = 1};
-        if (__atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != h->params_epoch)
-            hak_heap_apply_params(h);
+        if (hak_heap_params_stale(h)) hak_heap_apply_params(h);
         p = hak_refill(h, &tmp, cls, 1);
         if (p) hak_bump(&h->dead_out[cls], 1), hak_bump(&h->dead_in[cls], 1);
     }
@@ -228,7 +227,9 @@ void hak_heap_flush_alloc_stash(heap_t *h) {
 
 void hak_heap_take_alloc_stash(heap_t *h) {
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++)
-        if (h->stash_alloc_n[cls] && !hak_alloc_bin_count(&hak_tls, cls)) /* (else home at the next flush) */
+        /* (a thread's first look finds its alloc bins empty; were one not,
+         * the stash would wait for the thread's exit, which sends it home) */
+        if (h->stash_alloc_n[cls] && !hak_alloc_bin_count(&hak_tls, cls))
             stash_list_adopt(h, cls, hak_alloc_bin(&hak_tls, cls), &h->stash_alloc[cls], &h->stash_alloc_n[cls]);
 }
 

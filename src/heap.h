@@ -78,6 +78,10 @@ heap_t *hak_heap_for_dead_thread(void);  /* after the thread's destructor ran */
 void hak_heap_take_alloc_stash(heap_t *h);
 void hak_heap_flush_alloc_stash(heap_t *h);
 void hak_heap_apply_params(heap_t *h);   /* new tunables reach this thread */
+/* A tunable changed since h last applied them. */
+static inline bool hak_heap_params_stale(const heap_t *h) {
+    return __atomic_load_n(&hak_params.epoch, __ATOMIC_ACQUIRE) != h->params_epoch;
+}
 /* The purger's pass over abandoned heaps: remote frees, warm pools, and the
  * stashes of heaps abandoned for delay_ms or longer. */
 void hak_heap_collect_abandoned(uint64_t now, uint64_t delay_ms);

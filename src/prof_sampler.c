@@ -76,8 +76,8 @@ static void *next_checked(void *p) {
  * blocks come first, as a change of the two bins' `in` counts; the slabs
  * are asked only when the free bin has fewer than half a refill to give,
  * and then for one refill's worth, as small_alloc asks (a slab's flushed
- * or remote run comes whole if the bin has room).  So the two bins together refill and
- * flush about as rarely as the one bin does with profiling off: the blocks
+ * or remote run comes whole if the bin has room).  So the two bins
+ * together refill and flush about as rarely as the one bin does with profiling off: the blocks
  * a thread frees are the blocks it next allocates, and only the cache's
  * drift up or down reaches the slabs (topping the alloc bin up to the
  * capacity at every fill sent a quarter of all blocks through the slabs).
@@ -113,11 +113,11 @@ static bool fill(hak_tls_t *t, unsigned cls) {
     /* Every block of the last fill came back, and no more: a loop that frees
      * what it allocates, whose blocks would cycle through a fill each
      * refill_count mallocs.  One more refill's worth (up to GROW_MAX blocks
-     * and GROW_BYTES) makes
-     * the fills rarer and costs no traffic later, since they come back too;
-     * a random walk hits exactly that count seldom. */
-    uint32_t most = hak_min(GROW_MAX, (uint32_t)(GROW_BYTES / (uint64_t)size));
-    if (got && got == t->prof_filled[cls] && got + refill <= most) target = hak_min(want, got + refill);
+     * and GROW_BYTES) makes the fills rarer and costs no traffic later,
+     * since they come back too; a random walk hits exactly that count
+     * seldom. */
+    if (got && got == t->prof_filled[cls] && got + refill <= hak_min(GROW_MAX, GROW_BYTES / (uint64_t)size))
+        target = hak_min(want, got + refill);
     hak_alloc_bin_set_cap(t, cls, want);
     for (uint32_t have; (have = hak_alloc_bin_count(t, cls)) < target;) {
         uint64_t in = a->in;

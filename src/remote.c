@@ -23,10 +23,6 @@
  * wanted. */
 #include "heap.h"
 
-/* The thread cache's link form (tcache.h). */
-static inline void *chain_next(const void *p) { return (void *)(*(const uintptr_t *)p ^ hak_link_secret); }
-static inline void chain_link(void *p, const void *next) { *(uintptr_t *)p = (uintptr_t)next ^ hak_link_secret; }
-
 void hak_remote_push(slab_t *s, void *first, void *last, uint32_t n) {
     hak_run_set(first, last, n);
     uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
@@ -60,7 +56,7 @@ uint32_t hak_remote_take(slab_t *s, void **first, void **last) {
         n += hak_run_get(s, run, &end);
         if (n > s->capacity) hak_link_corrupt(run, s->cls);
         if ((run = hak_link_follow(s, end)) == NULL) break;
-        chain_link(end, run);
+        hak_cache_link(end, run);
     }
     *last = end;
     return n;
@@ -71,7 +67,7 @@ void hak_remote_to_slab(heap_t *h, slab_t *s, void *first, void *last, uint32_t 
     hak_link_walk_t w = hak_link_walk(s);
     void *b = first;
     for (uint32_t i = 1; i < n; i++) {
-        void *next = chain_next(b);
+        void *next = hak_cache_next(b);
         uintptr_t off = (uintptr_t)next - (uintptr_t)w.start;
         if (b == last || off >= w.span || ((off * w.recip) >> 40) * w.size != off)
             hak_link_corrupt(b, s->cls);

@@ -39,17 +39,13 @@ typedef struct hak_bin {
 #define HAK_FREE_ONLY_CAP 32u
 
 /* The cache's own list is linked through each block's first word, stored
- * XORed with the secret (safe-linking, as in glibc's tcache).  A write into a
- * cached block (use after free) turns its link into a random pointer, which
- * the pop that reads it refuses unless it is 16-byte aligned (all blocks
- * are): 15 times in 16, and always for zeroes, since the secret is odd. */
+ * XORed with the secret (safe-linking, as in glibc's tcache; hak_cache_next
+ * and hak_cache_link are in util.h, since flushed and remote runs keep the
+ * form below the cache).  A write into a cached block (use after free)
+ * turns its link into a random pointer, which the pop that reads it refuses
+ * unless it is 16-byte aligned (all blocks are): 15 times in 16, and always
+ * for zeroes, since the secret is odd. */
 #define HAK_CACHE_LINK_ALIGN 16
-static inline void *hak_cache_next(const void *p) {
-    return (void *)(*(const uintptr_t *)p ^ hak_link_secret);
-}
-static inline void hak_cache_link(void *p, const void *next) {
-    *(uintptr_t *)p = (uintptr_t)next ^ hak_link_secret;
-}
 static inline bool hak_cache_link_bad(const void *next) {
     return ((uintptr_t)next & (HAK_CACHE_LINK_ALIGN - 1)) != 0;
 }

@@ -70,6 +70,14 @@ static inline void hak_spin_unlock(hak_spin_t *l) {
 /* The per-process secret that free-list links are stored XORed with (odd,
  * from AT_RANDOM; superslab.h and tcache.h encode with it). */
 extern uintptr_t hak_link_secret HAK_HIDDEN;
+/* The thread cache's link form (tcache.h), which runs of blocks keep on
+ * their way home (flushes onto a slab's local list, remote stacks). */
+static inline void *hak_cache_next(const void *p) {
+    return (void *)(*(const uintptr_t *)p ^ hak_link_secret);
+}
+static inline void hak_cache_link(void *p, const void *next) {
+    *(uintptr_t *)p = (uintptr_t)next ^ hak_link_secret;
+}
 
 HAK_NORETURN HAK_COLD void hak_fatal(const char *fmt, ...);
 HAK_NORETURN HAK_COLD void hak_assert_fail(const char *what, const char *file, int line);

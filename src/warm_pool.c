@@ -80,7 +80,7 @@ void hak_slab_returned(heap_t *h, slab_t *s, uint32_t n) {
 }
 
 void hak_slab_put_cached(heap_t *h, slab_t *s, void *first, void *last, uint32_t n) {
-    *(uintptr_t *)last = (uintptr_t)s->local ^ hak_link_secret; /* the cache's link */
+    hak_cache_link(last, s->local); /* the run keeps the cache's links */
     if (!s->local) s->local_tail = last;
     s->local = first;
     s->nlocal = (uint16_t)(s->nlocal + n);

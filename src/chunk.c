@@ -72,6 +72,7 @@ static void insert_free(hak_chunk_t *c) {
         list_remove(left);
         left->nchunks += c->nchunks;
         left->dirty |= c->dirty;
+        left->thp |= c->thp;
         left->freed_ms = left->freed_ms > c->freed_ms ? left->freed_ms : c->freed_ms;
         c = left;
     }
@@ -80,6 +81,7 @@ static void insert_free(hak_chunk_t *c) {
         list_remove(right);
         c->nchunks += right->nchunks;
         c->dirty |= right->dirty;
+        c->thp |= right->thp;
         c->freed_ms = c->freed_ms > right->freed_ms ? c->freed_ms : right->freed_ms;
     }
     c->kind = HAK_CHUNK_FREE;
@@ -92,6 +94,7 @@ static void split(hak_chunk_t *c, size_t n) {
     if (c->nchunks > n) {
         hak_chunk_t *tail = (hak_chunk_t *)((char *)c + (n << HAK_CHUNK_SHIFT));
         header(tail, c->nchunks - n, HAK_CHUNK_FREE, c->dirty);
+        tail->thp = c->thp;
         tail->freed_ms = c->freed_ms ? c->freed_ms : hak_now_ms();
         c->nchunks = n;
         map_run(c); /* before the tail looks left for a free neighbour */
@@ -111,8 +114,8 @@ static hak_chunk_t *best_fit(size_t n) {
     return best;
 }
 
-hak_chunk_t *hak_chunks_alloc(size_t n, unsigned kind) {
-    if (n == 0 || n > ((size_t)1 << (47 - HAK_CHUNK_SHIFT))) { errno = ENOMEM; return NULL; }
+hak_chunk_t *hak_chunks_reuse(size_t n, unsigned kind) {
+    if (n == 0 || n > ((size_t)1 << (47 - HAK_CHUNK_SHIFT))) return NULL;
     pthread_mutex_lock(&chunk_lock);
     hak_chunk_t *c = best_fit(n);
     if (c) {
@@ -121,11 +124,21 @@ hak_chunk_t *hak_chunks_alloc(size_t n, unsigned kind) {
         split(c, n);
     }
     pthread_mutex_unlock(&chunk_lock);
-    if (c) {
-        bool dirty = c->dirty;
-        header(c, n, kind, dirty);
-        return c;
+    if (!c) return NULL;
+    header(c, n, kind, c->dirty);
+    /* pages once a huge block's, advised huge, would make a SuperSlab's
+     * first touch fault in 2 MiB */
+    if (kind == HAK_CHUNK_SUPERSLAB && c->thp && hak_load(&hak_params.thp) != HAK_THP_ALWAYS) {
+        hak_os_huge_pages(c, n << HAK_CHUNK_SHIFT, false);
+        c->thp = 0;
     }
+    return c;
+}
+
+hak_chunk_t *hak_chunks_alloc(size_t n, unsigned kind) {
+    if (n == 0 || n > ((size_t)1 << (47 - HAK_CHUNK_SHIFT))) { errno = ENOMEM; return NULL; }
+    hak_chunk_t *c = hak_chunks_reuse(n, kind);
+    if (c) return c;
     size_t bytes = n << HAK_CHUNK_SHIFT;
     char *p = hak_os_map(bytes, HAK_CHUNK_SIZE, false);
     if (!p) return NULL;
@@ -134,8 +147,13 @@ hak_chunk_t *hak_chunks_alloc(size_t n, unsigned kind) {
         errno = ENOMEM;
         return NULL;
     }
+    /* a huge block's pages are advised before the header's write faults
+     * in the first page, or its chunk could not take a huge page */
+    uint32_t thp = hak_load(&hak_params.thp);
+    if (kind == HAK_CHUNK_HUGE && thp == HAK_THP_LARGE) hak_os_huge_pages(p, bytes, true);
     c = (hak_chunk_t *)p;
     header(c, n, kind, false);
+    c->thp = thp == HAK_THP_ALWAYS || (kind == HAK_CHUNK_HUGE && thp == HAK_THP_LARGE);
     pthread_mutex_lock(&chunk_lock);
     n_mapped += n;
     map_run(c);
@@ -164,6 +182,7 @@ bool hak_chunks_grow(hak_chunk_t *c, size_t n) {
         right->kind = HAK_CHUNK_HUGE; /* in use while its tail splits off */
         split(right, n - c->nchunks);
         c->dirty |= right->dirty;
+        c->thp |= right->thp;
         c->nchunks = n;
         map_run(c); /* right's chunks, its header among them, are c's now */
     }
@@ -188,9 +207,9 @@ void hak_chunks_forget(hak_chunk_t *c) {
     pthread_mutex_unlock(&chunk_lock);
 }
 
-void hak_chunks_moved(hak_chunk_t *c, size_t old_chunks) {
+void hak_chunks_moved(hak_chunk_t *c, size_t old_chunks, size_t added) {
     pthread_mutex_lock(&chunk_lock);
-    n_mapped += c->nchunks;
+    n_mapped += added;
     n_mapped -= old_chunks;
     map_run(c);
     pthread_mutex_unlock(&chunk_lock);

@@ -27,6 +27,7 @@ typedef struct hak_chunk {
     uint32_t magic;
     uint8_t kind;                    /* enum hak_chunk_kind */
     uint8_t dirty;                   /* free: pages may be resident */
+    uint8_t thp;                     /* some of the run may be advised MADV_HUGEPAGE */
     size_t nchunks;                  /* 2 MiB chunks in the run */
     uint64_t freed_ms;               /* free: when it was freed */
     struct hak_chunk *next, *prev;   /* free runs' lists */
@@ -48,6 +49,8 @@ static inline hak_chunk_t *hak_chunk_lookup(const void *p) { return (hak_chunk_t
  * most recently freed first) or mapped; kind set, the rest of the header
  * zero but nchunks; NULL (errno ENOMEM) if the OS refuses. */
 hak_chunk_t *hak_chunks_alloc(size_t nchunks, unsigned kind);
+/* The same from the free runs only; NULL if none fits. */
+hak_chunk_t *hak_chunks_reuse(size_t nchunks, unsigned kind);
 /* Gives a run back (dirty: its pages may be resident). */
 void hak_chunks_free(hak_chunk_t *c, bool dirty);
 /* Grows a run in place by taking free chunks after it. */
@@ -56,9 +59,10 @@ bool hak_chunks_grow(hak_chunk_t *c, size_t nchunks);
 void hak_chunks_shrink(hak_chunk_t *c, size_t nchunks);
 /* A run in use is about to move (mremap): nobody finds it from now on. */
 void hak_chunks_forget(hak_chunk_t *c);
-/* It moved to c (its header with it), or stayed where it was, now with
- * c->nchunks chunks where it had old_chunks. */
-void hak_chunks_moved(hak_chunk_t *c, size_t old_chunks);
+/* It moved to c (its header with it), or stayed where it was (old_chunks
+ * 0 and added 0 then), now with c->nchunks chunks where it had old_chunks;
+ * added of them are new mappings (the rest a run of the heap it took). */
+void hak_chunks_moved(hak_chunk_t *c, size_t old_chunks, size_t added);
 /* Unmaps free runs: as decay says (all with all), and those beyond
  * large.cache_max bytes.  Returns the bytes. */
 size_t hak_chunks_purge(uint64_t now_ms, uint64_t decay_ms, bool all);

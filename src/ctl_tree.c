@@ -47,13 +47,14 @@ static int set_capacity(unsigned i, const hak_ctl_val_t *v) {
 }
 
 static const char *const thp_names[] = {
-    [HAK_THP_DEFAULT] = "default", [HAK_THP_NEVER] = "never", [HAK_THP_ALWAYS] = "always"};
+    [HAK_THP_DEFAULT] = "default", [HAK_THP_NEVER] = "never", [HAK_THP_ALWAYS] = "always",
+    [HAK_THP_LARGE] = "large"};
 static void get_thp(unsigned i, hak_ctl_val_t *v) {
     uint32_t m = hak_load(&hak_params.thp);
-    v->s = m < 3 ? thp_names[m] : "default";
+    v->s = m < 4 ? thp_names[m] : "default";
 }
 static int set_thp(unsigned i, const hak_ctl_val_t *v) {
-    for (uint32_t m = 0; m < 3; m++)
+    for (uint32_t m = 0; m < 4; m++)
         if (strcmp(v->s, thp_names[m]) == 0) {
             hak_store(&hak_params.thp, m);
             hak_params_changed();
@@ -206,8 +207,8 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
     PARAM("purge.sparse_slabs", B, purge_sparse, 0, 1, "true/false", "true",
           "return the free 4 KiB pages of slabs a quarter used or less (for purge.delay_ms)"),
     ACTION("purge", act_purge, "return every unused page to the OS now"),
-    FUNC_RW("os.thp", STR, 0, 0, 0, get_thp, set_thp, "default/never/always", "default",
-            "transparent huge pages for new mappings"),
+    FUNC_RW("os.thp", STR, 0, 0, 0, get_thp, set_thp, "default/never/always/large", "large",
+            "transparent huge pages: for new mappings (never, always), or for the whole chunks of huge blocks (large)"),
     PARAM("background_thread", B, background_thread, 0, 1, "true/false", "true",
           "purge from a background thread of hakmem's"),
     PARAM("large.cache_max", SZ, large_cache_max, 0, (uint64_t)1 << 40, "0..2^40", "512M",

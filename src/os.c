@@ -86,6 +86,10 @@ void hak_os_thp(void *p, size_t size) {
     }
 }
 
+void hak_os_huge_pages(void *p, size_t size, bool on) {
+    madvise(p, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
 size_t hak_os_resident(void) {
     char buf[128];
     int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/statm", O_RDONLY | O_CLOEXEC);

@@ -19,6 +19,9 @@ void *hak_os_reserve(size_t size, size_t align);
 void hak_os_purge(void *p, size_t size);
 /* Applies the os.thp policy to a new mapping. */
 void hak_os_thp(void *p, size_t size);
+/* Advises huge pages for [p, p + size) (MADV_HUGEPAGE), or not
+ * (MADV_NOHUGEPAGE). */
+void hak_os_huge_pages(void *p, size_t size, bool on);
 /* Resident set size of the process, in bytes, from /proc (0 if unknown). */
 size_t hak_os_resident(void);
 

@@ -7,7 +7,9 @@
 
 #include "size_class.h"
 
-enum hak_thp_mode { HAK_THP_DEFAULT = 0, HAK_THP_NEVER = 1, HAK_THP_ALWAYS = 2 };
+/* large: huge blocks' whole chunks get MADV_HUGEPAGE, the rest is left to
+ * the system (as default) */
+enum hak_thp_mode { HAK_THP_DEFAULT = 0, HAK_THP_NEVER = 1, HAK_THP_ALWAYS = 2, HAK_THP_LARGE = 3 };
 
 typedef struct hak_params {
     uint32_t refill_count;                  /* tiny.refill_count: blocks per refill */

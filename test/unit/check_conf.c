@@ -103,7 +103,7 @@ static const struct conf_case {
      "hakmem: HAKMEM_CONF: malformed entry 'foo' (expected name:value)\n"
      "hakmem: HAKMEM_CONF: unknown name 'prefil.budget'\n"
      "hakmem: HAKMEM_CONF: bad value '99999999' for 'purge.delay_ms' (expected 0..3600000)\n"
-     "hakmem: HAKMEM_CONF: bad value 'sometimes' for 'os.thp' (expected default/never/always)\n",
+     "hakmem: HAKMEM_CONF: bad value 'sometimes' for 'os.thp' (expected default/never/always/large)\n",
      {"5", "100", "1073741824", "never", "false", "7", NULL, "/tmp/x:y"}},
     {"large.cache_max:4K,prefill.budget:", 
      "hakmem: HAKMEM_CONF: bad value '' for 'prefill.budget' (expected 0..16)\n", {NULL, NULL, "4096"}},
@@ -119,7 +119,7 @@ static const struct conf_case {
      "prefill.budget:1",
      "hakmem: HAKMEM_CONF: bad value '/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' for "
      "'stats.print_path' (expected up to 255 bytes)\n", {"1"}},
-    {"os.thp:al\x01ways", "hakmem: HAKMEM_CONF: bad value 'al?ways' for 'os.thp' (expected default/never/always)\n", {0}},
+    {"os.thp:al\x01ways", "hakmem: HAKMEM_CONF: bad value 'al?ways' for 'os.thp' (expected default/never/always/large)\n", {0}},
 };
 
 static const char *default_text(unsigned i, char *buf) {

@@ -286,9 +286,9 @@ static const char *read_s(const char *name) {
 START_TEST(test_strings) {
     const char *v = "never", *old = NULL;
     size_t len = sizeof old;
-    ck_assert_str_eq(read_s("os.thp"), "default");
+    ck_assert_str_eq(read_s("os.thp"), "large");
     ck_assert_int_eq(hakctl("os.thp", &old, &len, &v, sizeof v), 0);
-    ck_assert_str_eq(old, "default");
+    ck_assert_str_eq(old, "large");
     ck_assert_str_eq(read_s("os.thp"), "never");
     ck_assert_uint_eq(hak_params.thp, HAK_THP_NEVER);
     const char *bad[] = {"sometimes", "", "Never", "never "};

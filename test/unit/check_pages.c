@@ -1,6 +1,7 @@
 /* The page layer: the page pool, the chunk heap, decay.  Linked against the
  * static library so it can look at internal state. */
 #include <check.h>
+#include <errno.h>
 #include <hakmem.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -235,6 +236,102 @@ START_TEST(realloc_across_borders_in_threads) {
 }
 END_TEST
 
+/* Chains of growing huge blocks, freed and grown again, move into the free
+ * runs the last rounds left (copied into resident ones) instead of new
+ * address space: what is mapped stops growing (it grew by 54 MiB a round
+ * when every move took new address space). */
+static void grow_chains(unsigned char tag) {
+    enum { CHAINS = 4 };
+    unsigned char *p[CHAINS] = {0};
+    size_t pages[CHAINS] = {0}; /* each chain's first byte of every page is written */
+    for (size_t target = 16; target < (24u << 20); target += target / 2 + 4096)
+        for (int c = 0; c < CHAINS; c++) {
+            size_t n = target + (size_t)c * 4096;
+            unsigned char *q = hak_realloc(p[c], n);
+            ck_assert_ptr_nonnull(q);
+            for (size_t k = 0; k < pages[c]; k++)
+                ck_assert_msg(q[k * 4096] == (unsigned char)(tag + c + k), "chain %d lost page %zu", c, k);
+            for (size_t k = pages[c]; k * 4096 < n; k++) q[k * 4096] = (unsigned char)(tag + c + k);
+            p[c] = q;
+            pages[c] = (n + 4095) / 4096;
+        }
+    for (int c = 0; c < CHAINS; c++) hak_free(p[c]);
+}
+
+START_TEST(growing_blocks_reuse_free_chunks) {
+    no_purge();
+    for (unsigned char r = 0; r < 4; r++) grow_chains(r); /* the free runs settle */
+    size_t settled = mapped_now();
+    for (unsigned char r = 4; r < 10; r++) grow_chains(r);
+    size_t after = mapped_now();
+    ck_assert_msg(after <= settled + 8 * HAK_MiB, "mapped %zu MiB after four rounds, %zu MiB after ten",
+                  settled >> 20, after >> 20);
+}
+END_TEST
+
+/* The flags of the mapping holding p, from /proc/self/smaps ("hg": advised
+ * huge pages, "nh": advised not). */
+static bool vma_flag(const void *p, const char *flag) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    bool in = false, found = false, has = false;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            found = true;
+            for (char *t = strtok(line + 8, " \n"); t; t = strtok(NULL, " \n"))
+                if (strcmp(t, flag) == 0) has = true;
+            break;
+        }
+    }
+    fclose(f);
+    ck_assert_msg(found, "no mapping holds %p", p);
+    return has;
+}
+
+/* os.thp large: the chunks a huge block covers whole are advised huge
+ * pages, the one it ends in is not, and both follow a realloc; under
+ * default a reused run loses the advice; the tree refuses what is not a
+ * mode. */
+START_TEST(huge_blocks_take_huge_pages) {
+    no_purge();
+    const char *mode = "large", *def = "default", *bad = "huge";
+    ck_assert_int_eq(hakctl("os.thp", NULL, NULL, &mode, sizeof mode), 0);
+    size_t n = 9u << 20;
+    char *p = hak_malloc(n);
+    ck_assert_ptr_nonnull(p);
+    p[0] = p[n - 1] = 1;
+    /* 9 MiB from 4 KiB in: four chunks whole, then one it ends in */
+    ck_assert(vma_flag(p, "hg") && vma_flag(p + (8u << 20) - 4097, "hg"));
+    ck_assert(vma_flag(p + n - 1, "nh"));
+    /* nothing of the heap's follows a new mapping: the block moves, by
+     * mremap, which takes one mapping only */
+    char *q = hak_realloc(p, 3 * n);
+    ck_assert_ptr_ne(q, p);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_int_eq(q[0], 1);
+    ck_assert_int_eq(q[n - 1], 1);
+    ck_assert(vma_flag(q, "hg") && vma_flag(q + (26u << 20) - 4097, "hg"));
+    ck_assert(vma_flag(q + 3 * n - 1, "nh"));
+    hak_free(q);
+
+    ck_assert_int_eq(hakctl("os.thp", NULL, NULL, &def, sizeof def), 0);
+    char *r = hak_malloc(3 * n); /* the run q left */
+    ck_assert_ptr_eq(r, q);
+    ck_assert(!vma_flag(r, "hg") && !vma_flag(r + 3 * n - 1, "hg"));
+    ck_assert_int_eq(hakctl("os.thp", NULL, NULL, &bad, sizeof bad), EINVAL);
+    const char *now = NULL;
+    size_t len = sizeof now;
+    ck_assert_int_eq(hakctl("os.thp", &now, &len, NULL, 0), 0);
+    ck_assert_str_eq(now, "default");
+    hak_free(r);
+    ck_assert_int_eq(hakctl("os.thp", NULL, NULL, &mode, sizeof mode), 0);
+}
+END_TEST
+
 Suite *pages_suite(void) {
     Suite *s = suite_create("pages");
     TCase *tc = tcase_create("pages");
@@ -245,6 +342,8 @@ Suite *pages_suite(void) {
     tcase_add_test(tc, decay_is_gradual);
     tcase_add_test(tc, decay_and_purge_lower_rss);
     tcase_add_test(tc, realloc_across_borders_in_threads);
+    tcase_add_test(tc, growing_blocks_reuse_free_chunks);
+    tcase_add_test(tc, huge_blocks_take_huge_pages);
     suite_add_tcase(s, tc);
     return s;
 }

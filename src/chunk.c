@@ -147,13 +147,16 @@ hak_chunk_t *hak_chunks_alloc(size_t n, unsigned kind) {
         errno = ENOMEM;
         return NULL;
     }
-    /* a huge block's pages are advised before the header's write faults
-     * in the first page, or its chunk could not take a huge page */
+    /* a huge block's chunks are advised before the header's write faults
+     * in the first page, or the first could not take a huge page; all but
+     * the last, which the block covers whole only if it ends the run
+     * (large.c decides, once it knows the block) */
     uint32_t thp = hak_load(&hak_params.thp);
-    if (kind == HAK_CHUNK_HUGE && thp == HAK_THP_LARGE) hak_os_huge_pages(p, bytes, true);
+    bool advise = kind == HAK_CHUNK_HUGE && thp == HAK_THP_LARGE && n > 1;
+    if (advise) hak_os_huge_pages(p, bytes - HAK_CHUNK_SIZE, true);
     c = (hak_chunk_t *)p;
     header(c, n, kind, false);
-    c->thp = thp == HAK_THP_ALWAYS || (kind == HAK_CHUNK_HUGE && thp == HAK_THP_LARGE);
+    c->thp = thp == HAK_THP_ALWAYS || advise;
     pthread_mutex_lock(&chunk_lock);
     n_mapped += n;
     map_run(c);

@@ -144,17 +144,24 @@ static uint32_t collect_remote(heap_t *h, hak_bin_t *bin, unsigned cls) {
     bool own = bin == hak_bin(t, cls), alloc = bin == hak_alloc_bin(t, cls);
     uint32_t got = 0, count = own ? hak_bin_count(t, cls) : alloc ? hak_alloc_bin_count(t, cls) : 0;
     uint32_t cap = own ? t->cap[cls] : alloc ? t->alloc_cap[cls] : 0, most = own ? 2 * cap : cap;
+    /* what an alloc bin has no room for goes into the free bin, as the
+     * thread's own frees do, for the next fill (a producer's blocks, freed
+     * by its consumers, went through the slabs) */
+    hak_bin_t *spill = alloc ? hak_bin(t, cls) : NULL;
+    uint32_t spill_count = spill ? hak_bin_count(t, cls) : 0, spill_most = spill ? 2 * t->cap[cls] : 0;
+    uint32_t spilled = 0;
     slab_t *s = h->remote_wait[cls];
-    while (s && (count < cap || cap == 0)) {
+    while (s && (count < cap || cap == 0 || spill_count < spill_most)) {
         slab_t *next = s->notify_next; /* before the take: a push may reuse it after */
         void *first, *last;
         uint32_t n = hak_remote_take(s, &first, &last);
-        if (count + n <= most) {
-            hak_cache_link(last, bin->head);
-            bin->head = first;
-            HAK_BIN_ADD(bin->in, n);
-            count += n;
-            got += n;
+        hak_bin_t *to = count + n <= most ? bin : spill_count + n <= spill_most ? spill : NULL;
+        if (to) {
+            hak_cache_link(last, to->head);
+            to->head = first;
+            HAK_BIN_ADD(to->in, n);
+            if (to == bin) count += n, got += n;
+            else spill_count += n, spilled += n;
         } else {
             hak_remote_to_slab(h, s, first, last, n);
         }
@@ -162,7 +169,7 @@ static uint32_t collect_remote(heap_t *h, hak_bin_t *bin, unsigned cls) {
     }
     h->remote_wait[cls] = s;
     if (!s) h->remote_wait_mask &= ~((uint64_t)1 << cls);
-    hak_bump(&h->stats[cls].refill_blocks, got);
+    hak_bump(&h->stats[cls].refill_blocks, got + spilled);
     return got;
 }
 

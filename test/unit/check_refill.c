@@ -273,6 +273,37 @@ START_TEST(sampling_thread_leaves_alloc_bins_stashed) {
 }
 END_TEST
 
+/* A producer's blocks, freed by another thread, come back through its
+ * cache while it samples: what its alloc bin has no room for goes into its
+ * free bin for the next fill, not onto the slabs.  The producer frees
+ * nothing itself, so any block in its free bin came that way. */
+enum { PRODUCED = 2000, PSIZE = 256 };
+static void *produced[PRODUCED];
+static void *consume(void *arg) {
+    (void)arg;
+    for (int i = 0; i < PRODUCED; i++) hak_free(produced[i]);
+    return NULL;
+}
+
+START_TEST(sampling_producer_takes_remote_frees_into_its_cache) {
+    bool on = true, no = false;
+    ck_assert_int_eq(hakctl("prof.active", NULL, NULL, &on, sizeof on), 0);
+    for (int i = 0; i < PRODUCED; i++) produced[i] = hak_malloc(PSIZE), memset(produced[i], 1, PSIZE);
+    unsigned cls = hak_size_class(PSIZE);
+    ck_assert_uint_eq(hak_bin_count(&hak_tls, cls), 0);
+    pthread_t t;
+    pthread_create(&t, NULL, consume, NULL);
+    pthread_join(t, NULL); /* its cache went home at exit: onto our slabs' remote stacks */
+    static void *again[PRODUCED];
+    for (int i = 0; i < PRODUCED / 2; i++) again[i] = hak_malloc(PSIZE);
+    uint32_t spilled = hak_bin_count(&hak_tls, cls);
+    for (int i = 0; i < PRODUCED / 2; i++) hak_free(again[i]);
+    ck_assert_int_eq(hakctl("prof.active", NULL, NULL, &no, sizeof no), 0);
+    ck_assert_msg(spilled > 0, "no remote free reached the free bin (alloc bin capacity %u)",
+                  hak_tls.alloc_cap[cls]);
+}
+END_TEST
+
 static Suite *refill_suite(void) {
     Suite *s = suite_create("refill");
     TCase *tc = tcase_create("refill");
@@ -282,6 +313,7 @@ static Suite *refill_suite(void) {
     tcase_add_test(tc, prefill_budget_keeps_a_reserve);
     tcase_add_test(tc, sampling_reuses_freed_blocks);
     tcase_add_test(tc, sampling_thread_leaves_alloc_bins_stashed);
+    tcase_add_test(tc, sampling_producer_takes_remote_frees_into_its_cache);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -90,6 +90,11 @@ void hak_os_huge_pages(void *p, size_t size, bool on) {
     madvise(p, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25 /* Linux 6.1; older kernels refuse it (EINVAL) */
+#endif
+void hak_os_collapse(void *p, size_t size) { madvise(p, size, MADV_COLLAPSE); }
+
 size_t hak_os_resident(void) {
     char buf[128];
     int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/statm", O_RDONLY | O_CLOEXEC);

@@ -22,6 +22,10 @@ void hak_os_thp(void *p, size_t size);
 /* Advises huge pages for [p, p + size) (MADV_HUGEPAGE), or not
  * (MADV_NOHUGEPAGE). */
 void hak_os_huge_pages(void *p, size_t size, bool on);
+/* Makes [p, p + size), advised huge, huge pages now (MADV_COLLAPSE: its
+ * pages are copied into them, missing ones zeroed); nothing where the
+ * kernel cannot. */
+void hak_os_collapse(void *p, size_t size);
 /* Resident set size of the process, in bytes, from /proc (0 if unknown). */
 size_t hak_os_resident(void);
 

@@ -47,7 +47,7 @@ static inline hak_chunk_t *hak_chunk_lookup(const void *p) { return (hak_chunk_t
 
 /* A run of nchunks chunks, 2 MiB aligned, from the free runs (best fit, the
  * most recently freed first) or mapped; kind set, the rest of the header
- * zero but nchunks; NULL (errno ENOMEM) if the OS refuses. */
+ * zero but nchunks, dirty and thp; NULL (errno ENOMEM) if the OS refuses. */
 hak_chunk_t *hak_chunks_alloc(size_t nchunks, unsigned kind);
 /* The same from the free runs only; NULL if none fits. */
 hak_chunk_t *hak_chunks_reuse(size_t nchunks, unsigned kind);

@@ -123,7 +123,7 @@ static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, uint32_t room, chain
  * the thread's bin while it has room: spliced, not walked, and still
  * counted as out of their slab (as if freed here), counted as refilled (a
  * free is a block in that no refill brought).  What does not fit goes onto
- * its slab.  Slabs of other classes wait for their class's refill, or for
+ * its slab (for an alloc bin, into the free bin first).  Slabs of other classes wait for their class's refill, or for
  * a purge interval to go by.  Returns the blocks spliced into bin. */
 static uint32_t collect_remote(heap_t *h, hak_bin_t *bin, unsigned cls) {
     hak_tls_t *t = h->tls == &hak_tls ? &hak_tls : NULL;

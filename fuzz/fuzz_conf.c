@@ -24,6 +24,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     conf[n] = '\0';
     hak_conf_apply(conf);
     hak_ctl_walk_patterns(in_range, NULL);
-    if (hak_params.thp > HAK_THP_ALWAYS) abort();
+    if (hak_params.thp >= HAK_THP_MODES) abort();
     return 0;
 }

@@ -46,15 +46,15 @@ static int set_capacity(unsigned i, const hak_ctl_val_t *v) {
     return 0;
 }
 
-static const char *const thp_names[] = {
+static const char *const thp_names[HAK_THP_MODES] = {
     [HAK_THP_DEFAULT] = "default", [HAK_THP_NEVER] = "never", [HAK_THP_ALWAYS] = "always",
     [HAK_THP_LARGE] = "large"};
 static void get_thp(unsigned i, hak_ctl_val_t *v) {
     uint32_t m = hak_load(&hak_params.thp);
-    v->s = m < sizeof thp_names / sizeof *thp_names ? thp_names[m] : "default";
+    v->s = m < HAK_THP_MODES ? thp_names[m] : "default";
 }
 static int set_thp(unsigned i, const hak_ctl_val_t *v) {
-    for (uint32_t m = 0; m < sizeof thp_names / sizeof *thp_names; m++)
+    for (uint32_t m = 0; m < HAK_THP_MODES; m++)
         if (strcmp(v->s, thp_names[m]) == 0) {
             hak_store(&hak_params.thp, m);
             hak_params_changed();

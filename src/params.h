@@ -9,7 +9,7 @@
 
 /* large: huge blocks' whole chunks get MADV_HUGEPAGE, the rest is left to
  * the system (as default) */
-enum hak_thp_mode { HAK_THP_DEFAULT = 0, HAK_THP_NEVER = 1, HAK_THP_ALWAYS = 2, HAK_THP_LARGE = 3 };
+enum hak_thp_mode { HAK_THP_DEFAULT = 0, HAK_THP_NEVER = 1, HAK_THP_ALWAYS = 2, HAK_THP_LARGE = 3, HAK_THP_MODES };
 
 typedef struct hak_params {
     uint32_t refill_count;                  /* tiny.refill_count: blocks per refill */

@@ -40,7 +40,7 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
     /* sampling: mallocs come from the alloc bins (tcache.h) */
     if (hak_prof_wanted() && hak_prof_thread_sync()) return hak_prof_small_alloc(cls);
     if (p == HAK_CACHE_END) {
-        if (unlikely(hak_tls.cap[cls] < hak_tls.full_cap[cls])) hak_bin_set_cap(&hak_tls, cls, hak_tls.full_cap[cls]);
+        if (unlikely(hak_tls.cap[cls] < h->cache.full_cap[cls])) hak_bin_set_cap(&hak_tls, cls, h->cache.full_cap[cls]);
         /* refill_count blocks, no more than the cache has room for */
         uint32_t count = hak_bin_count(&hak_tls, cls), cap = hak_tls.cap[cls];
         uint32_t want = hak_min(hak_load(&hak_params.refill_count), count < cap ? cap - count : 0);
@@ -171,10 +171,11 @@ static void check_free_fully(const hak_bin_t *b, void *p, unsigned cls) {
  * of another thread's slabs). */
 static void overflow(hak_bin_t *b, unsigned cls, uint32_t count) {
     hak_tls_t *t = &hak_tls;
-    bool free_only = hak_cache_out(t, cls) == t->overflow_out[cls];
+    uint64_t *last = &t->heap->cache.overflow_out[cls];
+    bool free_only = hak_cache_out(t, cls) == *last;
     hak_flush(t->heap, b, cls, free_only ? count : count - t->cap[cls] / 2);
     if (free_only && t->cap[cls] > HAK_FREE_ONLY_CAP) hak_bin_set_cap(t, cls, HAK_FREE_ONLY_CAP);
-    t->overflow_out[cls] = hak_cache_out(t, cls);
+    *last = hak_cache_out(t, cls);
     hak_heap_poll(t->heap); /* a thread that only frees gives pages back too */
 }
 

@@ -42,8 +42,8 @@ void hak_heap_apply_params(heap_t *h) {
         hak_tls_t *t = h->tls;
         for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
             hak_bin_t *b = hak_bin(t, cls);
-            t->full_cap[cls] = checks ? 0 : hak_class_capacity(cls);
-            hak_bin_set_cap(t, cls, t->full_cap[cls]);
+            h->cache.full_cap[cls] = checks ? 0 : hak_class_capacity(cls);
+            hak_bin_set_cap(t, cls, h->cache.full_cap[cls]);
             b->nmagic = hak_block_nmagic(cls);
             b->nmask = hak_block_nmask(cls);
             uint32_t count = hak_bin_count(t, cls);
@@ -76,6 +76,7 @@ heap_t *hak_thread_init(void) {
         h->abandoned_next = NULL;
         h->state = HAK_HEAP_ACTIVE;
         h->tls = &hak_tls;
+        memset(&h->cache, 0, sizeof h->cache);
         for (unsigned c = 0; c < HAK_NCLASSES; c++) {
             h->thread_base_refill[c] = h->stats[c].refill_blocks;
             h->thread_base_flush[c] = h->stats[c].flush_blocks;
@@ -86,6 +87,10 @@ heap_t *hak_thread_init(void) {
     if (!h) return NULL;
     hak_tls.heap = h;
     hak_tls.state = HAK_THREAD_ACTIVE;
+    /* the sampler looks again, now that there are alloc bins to draw the
+     * classes' sample points for (prof_sampler.c) */
+    hak_tls.prof_mode = 0;
+    hak_tls.prof_epoch = 0;
     hak_heap_apply_params(h);
     /* the key is small, so glibc stores the value without allocating; if it
      * did allocate, the thread is already usable */

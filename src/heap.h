@@ -23,12 +23,30 @@ typedef struct hak_class_stats {
     uint64_t carved;             /* blocks of its slabs ever handed out, resident now */
 } hak_class_stats_t;
 
+/* The owner thread's cache state that only slow paths touch, kept with its
+ * heap rather than in the static TLS (tcache.h says why).  Zeroed when a
+ * thread takes the heap, as a new thread's TLS is. */
+typedef struct hak_cache_cold {
+    uint32_t full_cap[HAK_NCLASSES];      /* the capacity the tunables give */
+    /* A bin that overflows with no malloc since its last overflow, or since
+     * the thread began (a thread that frees what others allocate), flushes
+     * whole and runs at HAK_FREE_ONLY_CAP until its next refill restores
+     * full_cap: hak_cache_out after the last overflow (alloc.c). */
+    uint64_t overflow_out[HAK_NCLASSES];
+    /* Per class, the bytes left before the thread's next sample point,
+     * counting the blocks in its alloc bin as allocated already, and the
+     * blocks the class's last fill gave that bin (prof_sampler.c). */
+    int64_t prof_left[HAK_NCLASSES];
+    uint16_t prof_filled[HAK_NCLASSES];
+} hak_cache_cold_t;
+
 typedef struct heap {
     struct heap *all_next;                 /* every heap, for stats and fork */
     struct heap *abandoned_next;
     int state;                             /* enum hak_heap_state */
     unsigned id;
     struct hak_tls *tls;                   /* the owner thread's caches, NULL if none */
+    hak_cache_cold_t cache;                /* and their slow-path state */
     uint64_t params_epoch;                 /* hak_params.epoch last applied */
     uint64_t flush_seen;                   /* hak_flush_request last honoured */
     slab_t *_Atomic notify;                /* slabs with new remote frees */

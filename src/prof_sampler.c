@@ -87,9 +87,9 @@ static void *next_checked(void *p) {
 #define GROW_BYTES 8192u /* a class's cycle stays in the first-level cache */
 static bool fill(hak_tls_t *t, unsigned cls) {
     hak_bin_t *a = hak_alloc_bin(t, cls), *f = hak_bin(t, cls);
-    int64_t size = hak_classes[cls].size, *left = &t->prof_left[cls];
+    int64_t size = hak_classes[cls].size, *left = &t->heap->cache.prof_left[cls];
     uint64_t fits = *left >= size ? (uint64_t)(*left / size) : 1;
-    uint32_t want = t->full_cap[cls] ? t->full_cap[cls] : 1;
+    uint32_t full = t->heap->cache.full_cap[cls], want = full ? full : 1;
     if (want > fits) want = (uint32_t)fits;
     uint32_t got = hak_bin_count(t, cls);
     if (got) {
@@ -116,7 +116,7 @@ static bool fill(hak_tls_t *t, unsigned cls) {
      * and GROW_BYTES) makes the fills rarer and costs no traffic later,
      * since they come back too; a random walk hits exactly that count
      * seldom. */
-    if (got && got == t->prof_filled[cls] && got + refill <= hak_min(GROW_MAX, GROW_BYTES / (uint64_t)size))
+    if (got && got == t->heap->cache.prof_filled[cls] && got + refill <= hak_min(GROW_MAX, GROW_BYTES / (uint64_t)size))
         target = hak_min(want, got + refill);
     hak_alloc_bin_set_cap(t, cls, want);
     for (uint32_t have; (have = hak_alloc_bin_count(t, cls)) < target;) {
@@ -125,7 +125,7 @@ static bool fill(hak_tls_t *t, unsigned cls) {
         *left -= (int64_t)(a->in - in) * size;
     }
     uint32_t filled = hak_alloc_bin_count(t, cls);
-    t->prof_filled[cls] = (uint16_t)hak_min(filled, 0xffffu);
+    t->heap->cache.prof_filled[cls] = (uint16_t)hak_min(filled, 0xffffu);
     return filled != 0;
 }
 
@@ -145,10 +145,14 @@ bool hak_prof_thread_sync(void) {
         else hak_heap_flush_alloc_stash(t->heap);
     }
     /* blocks in an alloc bin count as allocated already */
-    if (t->prof_mode)
-        for (unsigned i = 0; i <= HAK_NCLASSES; i++)
-            t->prof_left[i] = next_interval(t) -
-                              (i < HAK_NCLASSES ? (int64_t)hak_alloc_bin_count(t, i) * (int64_t)hak_classes[i].size : 0);
+    if (t->prof_mode) {
+        t->prof_left_large = next_interval(t);
+        /* a thread with no heap yet has no alloc bins: its heap's thread
+         * init has it look again (heap.c) */
+        for (unsigned i = 0; t->heap && i < HAK_NCLASSES; i++)
+            t->heap->cache.prof_left[i] =
+                next_interval(t) - (int64_t)hak_alloc_bin_count(t, i) * (int64_t)hak_classes[i].size;
+    }
     return t->prof_mode;
 }
 
@@ -158,7 +162,7 @@ bool hak_prof_thread_sync(void) {
  * is then served as usual. */
 static void *sampled_small(hak_tls_t *t, unsigned cls) {
     size_t size = hak_classes[cls].size;
-    t->prof_left[cls] = next_interval(t);
+    t->heap->cache.prof_left[cls] = next_interval(t);
     hak_prof_bucket_t *b = hak_prof_record(size);
     if (!b) return NULL;
     void *p = hak_prof_block_alloc(size, b);
@@ -170,10 +174,11 @@ void *hak_prof_small_alloc(unsigned cls) {
     hak_tls_t *t = &hak_tls;
     hak_bin_t *a = hak_alloc_bin(t, cls);
     /* the thread mallocs: not a free-only bin (alloc.c, overflow) */
-    if (unlikely(t->cap[cls] < t->full_cap[cls])) hak_bin_set_cap(t, cls, t->full_cap[cls]);
+    hak_cache_cold_t *cold = &t->heap->cache;
+    if (unlikely(t->cap[cls] < cold->full_cap[cls])) hak_bin_set_cap(t, cls, cold->full_cap[cls]);
     void *p = a->head;
     if (p == HAK_CACHE_END) {
-        if (t->prof_left[cls] < (int64_t)hak_classes[cls].size && (p = sampled_small(t, cls)) != NULL)
+        if (cold->prof_left[cls] < (int64_t)hak_classes[cls].size && (p = sampled_small(t, cls)) != NULL)
             return p;
         if (!fill(t, cls)) {
             errno = ENOMEM;
@@ -190,7 +195,7 @@ void *hak_prof_small_alloc(unsigned cls) {
 void hak_prof_large_alloced(void *p) {
     if (!hak_prof_thread_sync()) return;
     hak_tls_t *t = &hak_tls;
-    int64_t size = (int64_t)hak_large_usable(p, "malloc"), *left = &t->prof_left[HAK_NCLASSES];
+    int64_t size = (int64_t)hak_large_usable(p, "malloc"), *left = &t->prof_left_large;
     if (*left >= size) {
         *left -= size;
         return;

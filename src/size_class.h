@@ -31,7 +31,7 @@ extern const hak_class_info_t hak_classes[HAK_NCLASSES];
  * bin: (1 + class) * HAK_BIN_BYTES (bins are indexed like the page map, and
  * tcache.h checks the layout), so malloc's fast path needs no arithmetic.
  * While the heap profiler samples, the offsets are those of the alloc bins,
- * 64 bins further (tcache.h): the class is the bin index mod 64 either way.
+ * HAK_NCLASSES + 1 bins further (tcache.h).
  * Written only when prof.active changes (prof.c). */
 #define HAK_BIN_BYTES 32u
 extern uint16_t hak_tiny_bin_offset[HAK_TINY_MAX + 1] HAK_HIDDEN;
@@ -45,8 +45,10 @@ extern uint16_t hak_tiny_bin_offset[HAK_TINY_MAX + 1] HAK_HIDDEN;
 
 /* Class for a request of at most HAK_SMALL_MAX bytes. */
 static inline unsigned hak_size_class(size_t size) {
-    if (likely(size <= HAK_TINY_MAX))
-        return (HAK_TABLE_READ(hak_tiny_bin_offset[size]) / HAK_BIN_BYTES - 1u) & 63u;
+    if (likely(size <= HAK_TINY_MAX)) {
+        unsigned bin = HAK_TABLE_READ(hak_tiny_bin_offset[size]) / HAK_BIN_BYTES - 1u;
+        return bin > HAK_NCLASSES ? bin - (HAK_NCLASSES + 1) : bin; /* an alloc bin's */
+    }
     /* four classes per doubling: (1K,1.25K], ... */
     unsigned lg = 63u - (unsigned)__builtin_clzl(size - 1); /* 2^lg < size <= 2^(lg+1) */
     unsigned quarter = (unsigned)((size - 1) >> (lg - 2)) & 3u;

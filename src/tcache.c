@@ -262,7 +262,7 @@ void hak_tcache_flush_alloc_bins(heap_t *h) {
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
         uint32_t n = hak_alloc_bin_count(t, cls);
         if (!n) continue;
-        t->prof_left[cls] += (int64_t)n * hak_classes[cls].size;
+        h->cache.prof_left[cls] += (int64_t)n * hak_classes[cls].size;
         hak_flush(h, hak_alloc_bin(t, cls), cls, n);
     }
 }

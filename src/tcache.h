@@ -103,51 +103,44 @@ enum hak_thread_state { HAK_THREAD_NEW = 0, HAK_THREAD_ACTIVE, HAK_THREAD_DEAD }
  * push onto bin_by_page (the free bins), and the slow path moves their
  * blocks over (prof_sampler.c).  The switch is hak_tiny_bin_offset, which
  * then holds the alloc bins' offsets; no fast-path instruction changes.
- * The alloc bins start HAK_ALLOC_BINS_AT bytes in, a multiple of 64 bins, so
- * that an offset still gives its class (hak_size_class). */
-#define HAK_ALLOC_BINS_AT (64u * HAK_BIN_BYTES)
+ * The alloc bins follow the free bins, so a bin's index past the no-class
+ * bin, less HAK_NCLASSES + 1 for an alloc bin, is its class
+ * (hak_size_class). */
+#define HAK_ALLOC_BINS_AT ((HAK_NCLASSES + 1) * HAK_BIN_BYTES)
 
+/* Only what the fast paths and the statistics read is here.  glibc copies
+ * the whole static TLS block into the stack of every new thread, and from
+ * about 3.5 KiB of ours on, that took one more page fault per new stack
+ * (mimalloc-bench's mleak: 0.6 a thread); what only the slow paths touch is
+ * in the thread's heap (hak_cache_cold_t, heap.h). */
 typedef struct hak_tls {
-    union {
-        struct {
-            /* indexed by page-map value: bin_by_page[0] is the no-class bin,
-             * which sends every free to the slow path; class c's bin is
-             * bin_by_page[c + 1] (hak_bin) */
-            hak_bin_t bin_by_page[HAK_NCLASSES + 1];
-            uint32_t cap[HAK_NCLASSES];        /* each bin's capacity: 0 until the thread is set up */
-            struct heap *heap;
-            int state;                         /* enum hak_thread_state */
-            uint32_t full_cap[HAK_NCLASSES];   /* the capacity the tunables give */
-            /* The sampler's (prof_sampler.c; prof_left below): its random
-             * state; the hak_prof_epoch last applied; whether the alloc bins
-             * are in use; the guard that keeps a sample from sampling the
-             * mallocs made while taking it; and whether the thread is inside
-             * the unwinder (prof_unwind.c). */
-            uint64_t prof_rng;
-            uint64_t prof_epoch;
-            uint8_t prof_mode, prof_busy, prof_unwinding;
-            uint8_t prof_walks; /* stacks taken by the thread, up to a few (prof_unwind.c) */
-        };
-        char front_[HAK_ALLOC_BINS_AT];
-    };
+    /* indexed by page-map value: bin_by_page[0] is the no-class bin, which
+     * sends every free to the slow path; class c's bin is bin_by_page[c + 1]
+     * (hak_bin) */
+    hak_bin_t bin_by_page[HAK_NCLASSES + 1];
     /* class c's alloc bin is alloc_bin[c + 1] (hak_alloc_bin), like bin_by_page */
     hak_bin_t alloc_bin[HAK_NCLASSES + 1];
-    uint32_t alloc_cap[HAK_NCLASSES];
-    /* Per class, and for large blocks ([HAK_NCLASSES]), the bytes left before
-     * the thread's next sample point, counting the blocks in the class's alloc
-     * bin as allocated already (prof_sampler.c). */
-    int64_t prof_left[HAK_NCLASSES + 1];
-    uint16_t prof_filled[HAK_NCLASSES]; /* blocks the class's last fill gave its alloc bin */
-    /* Slow paths only.  A bin that overflows with no malloc since its last
-     * overflow, or since the thread began (a thread that frees what others
-     * allocate), flushes whole and runs at HAK_FREE_ONLY_CAP until its next
-     * refill restores full_cap. */
-    uint64_t overflow_out[HAK_NCLASSES]; /* hak_cache_out after the last overflow */
+    uint16_t cap[HAK_NCLASSES];       /* each bin's capacity: 0 until the thread is set up */
+    uint16_t alloc_cap[HAK_NCLASSES]; /* (at most HAK_CAPACITY_MAX) */
+    struct heap *heap;
+    int state; /* enum hak_thread_state */
+    /* The sampler's (prof_sampler.c): the bytes left before the thread's next
+     * sample point for large blocks (the classes' are in hak_cache_cold_t);
+     * its random state; the hak_prof_epoch last applied; whether the alloc
+     * bins are in use; the guard that keeps a sample from sampling the
+     * mallocs made while taking it; and whether the thread is inside the
+     * unwinder (prof_unwind.c). */
+    int64_t prof_left_large;
+    uint64_t prof_rng;
+    uint64_t prof_epoch;
+    uint8_t prof_mode, prof_busy, prof_unwinding;
+    uint8_t prof_walks; /* stacks taken by the thread, up to a few (prof_unwind.c) */
 } hak_tls_t;
 
 _Static_assert(sizeof(hak_bin_t) == HAK_BIN_BYTES && offsetof(hak_tls_t, bin_by_page) == 0 &&
-               offsetof(hak_tls_t, alloc_bin) == HAK_ALLOC_BINS_AT && HAK_NCLASSES < 64,
+               offsetof(hak_tls_t, alloc_bin) == HAK_ALLOC_BINS_AT,
                "hak_tiny_bin_offset and hak_size_class assume this layout");
+_Static_assert(sizeof(hak_tls_t) <= 3400, "the static TLS block costs new threads a page fault past ~3.5 KiB");
 
 extern __thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
@@ -162,9 +155,9 @@ static inline uint32_t hak_bin_count_cap(const hak_bin_t *b, uint32_t cap) {
 }
 /* A new capacity for bin b, whose capacity is *capp: limit = out + cap
  * moves with it, so the blocks it holds stay counted. */
-static inline void hak_bin_cap_set(hak_bin_t *b, uint32_t *capp, uint32_t cap) {
+static inline void hak_bin_cap_set(hak_bin_t *b, uint16_t *capp, uint32_t cap) {
     HAK_BIN_SET(b->limit, b->limit - *capp + cap);
-    HAK_BIN_SET(*capp, cap);
+    HAK_BIN_SET(*capp, (uint16_t)cap);
 }
 /* The free bin of class cls (the one the free fast path pushes onto). */
 static inline uint64_t hak_bin_out(const hak_tls_t *t, unsigned cls) {

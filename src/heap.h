@@ -154,6 +154,29 @@ enum hak_sparse_state {
     HAK_SPARSE_DONE,     /* purged; armed again once half used */
 };
 /* Sparse: blocks out of the slab, a quarter of it or fewer (but some). */
+/* The blocks whose start lies in 4 KiB page q of s: [*lo, *hi). */
+static inline void hak_slab_page_blocks(const slab_t *s, unsigned q, uint32_t *lo, uint32_t *hi) {
+    size_t size = hak_classes[s->cls].size;
+    char *start = hak_slab_start(s);
+    char *from = hak_run_start(s) + ((size_t)q << HAK_PAGE_SHIFT), *to = from + HAK_PAGE_SIZE;
+    *lo = from <= start ? 0 : (uint32_t)(((size_t)(from - start) + size - 1) / size);
+    *hi = to <= start ? 0 : (uint32_t)(((size_t)(to - start) + size - 1) / size);
+    if (*hi > s->capacity) *hi = s->capacity;
+    if (*lo > *hi) *lo = *hi;
+}
+/* The blocks of s that its heap counts as carved (stats: resident blocks):
+ * those below the carving point, less those starting on pages a sparse
+ * purge gave back, which it no longer counts (slab_purge.c). */
+static inline uint64_t hak_slab_carved(const slab_t *s) {
+    uint64_t n = (uint64_t)(s->bump - hak_slab_start(s)) / hak_classes[s->cls].size;
+    for (unsigned q = 0; q < s->npages; q++)
+        if (s->purged >> q & 1) {
+            uint32_t lo, hi;
+            hak_slab_page_blocks(s, q, &lo, &hi);
+            n -= hi - lo;
+        }
+    return n;
+}
 static inline bool hak_slab_is_sparse(const slab_t *s) {
     return s->used != 0 && s->used <= s->capacity / 4;
 }

@@ -57,13 +57,13 @@ void hak_slab_retain(heap_t *h, slab_t *s) {
 }
 
 void hak_slab_unretain(heap_t *h, slab_t *s) {
-    uint64_t carved = (uint64_t)(s->bump - hak_slab_start(s)) / hak_classes[s->cls].size;
-    hak_bump(&h->stats[s->cls].carved, carved);
+    hak_bump(&h->stats[s->cls].carved, hak_slab_carved(s));
 }
 
+/* (a sparse slab's purged pages were forgotten when purged: stats.memory.
+ * slab_free once went below zero, for a slab emptied after a purge) */
 void hak_slab_forget_carved(heap_t *h, slab_t *s) {
-    uint64_t carved = (uint64_t)(s->bump - hak_slab_start(s)) / hak_classes[s->cls].size;
-    hak_bump(&h->stats[s->cls].carved, (uint64_t)0 - carved);
+    hak_bump(&h->stats[s->cls].carved, (uint64_t)0 - hak_slab_carved(s));
 }
 
 void hak_slab_local_to_free(slab_t *s) {

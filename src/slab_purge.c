@@ -23,17 +23,6 @@ _Atomic uint64_t hak_purge_passes;
 
 static char *slab_base(slab_t *s) { return hak_run_start(s); }
 
-/* The blocks whose start lies in 4 KiB page q of s: [*lo, *hi). */
-static void page_blocks(slab_t *s, unsigned q, uint32_t *lo, uint32_t *hi) {
-    size_t size = hak_classes[s->cls].size;
-    char *start = hak_slab_start(s);
-    char *from = slab_base(s) + ((size_t)q << HAK_PAGE_SHIFT), *to = from + HAK_PAGE_SIZE;
-    *lo = from <= start ? 0 : (uint32_t)(((size_t)(from - start) + size - 1) / size);
-    *hi = to <= start ? 0 : (uint32_t)(((size_t)(to - start) + size - 1) / size);
-    if (*hi > s->capacity) *hi = s->capacity;
-    if (*lo > *hi) *lo = *hi;
-}
-
 void hak_slab_sparse_mark(heap_t *h, slab_t *s) {
     if (s->npages < 2 || !hak_load(&hak_params.purge_sparse)) {
         s->sparse = HAK_SPARSE_DONE; /* nothing to give back: armed again once half used */
@@ -48,7 +37,7 @@ void hak_slab_unpurge_page(slab_t *s) {
     unsigned q = (unsigned)__builtin_ctz(s->purged);
     s->purged &= (uint16_t)~(1u << q);
     uint32_t lo, hi;
-    page_blocks(s, q, &lo, &hi);
+    hak_slab_page_blocks(s, q, &lo, &hi);
     size_t size = hak_classes[s->cls].size;
     char *start = hak_slab_start(s);
     void *head = s->free;
@@ -86,7 +75,7 @@ static size_t slab_purge(slab_t *s) {
     uint32_t lo, hi;
     for (unsigned q = 0; q < s->npages; q++) {
         if (!(s->purged >> q & 1)) continue;
-        page_blocks(s, q, &lo, &hi);
+        hak_slab_page_blocks(s, q, &lo, &hi);
         set_bits(map, lo, hi);
     }
     /* a page qualifies if every block overlapping it is free and was carved

@@ -203,6 +203,27 @@ START_TEST(test_sparse_slabs_busy) {
 }
 END_TEST
 
+/* A purged page's blocks stop counting as free bytes in their slab, and do
+ * not count a second time when the slab then empties (stats.memory.slab_free
+ * once went below zero: "16384.0 PiB"). */
+START_TEST(test_sparse_slabs_memory_stats) {
+    bool v = true;
+    ck_assert_int_eq(hakctl("purge.sparse_slabs", NULL, NULL, &v, sizeof v), 0);
+    sparse_fill(10);
+    ck_assert_int_eq(hakctl("thread.cache.flush", NULL, NULL, NULL, 0), 0);
+    ck_assert_int_eq(hakctl("purge", NULL, NULL, NULL, 0), 0);
+    for (unsigned i = 0; i < SPARSE_N; i += 10) hak_free(sparse_p[i]); /* every slab empties */
+    ck_assert_int_eq(hakctl("thread.cache.flush", NULL, NULL, NULL, 0), 0);
+    new_epoch();
+    uint64_t slab_free = rd("stats.memory.slab_free", 0), resident = rd("stats.resident", 0);
+    ck_assert_msg(slab_free <= resident, "slab_free %llu bytes, resident %llu", (unsigned long long)slab_free,
+                  (unsigned long long)resident);
+    ck_assert_int_eq(hakctl("purge", NULL, NULL, NULL, 0), 0);
+    new_epoch();
+    ck_assert_uint_le(rd("stats.memory.slab_free", 0), rd("stats.resident", 0));
+}
+END_TEST
+
 START_TEST(test_sparse_slabs_purged_while_freeing) {
     /* no purge action and no malloc: the thread's later frees purge */
     if (HAK_DEBUG) return; /* debug.checks: no caching, so no overflowing bin */
@@ -323,6 +344,7 @@ TCase *ctl_core_tcase(void) {
     tcase_add_test(tc, test_sparse_slabs_purged);
     tcase_add_test(tc, test_sparse_slabs_off);
     tcase_add_test(tc, test_sparse_slabs_busy);
+    tcase_add_test(tc, test_sparse_slabs_memory_stats);
     tcase_add_test(tc, test_sparse_slabs_purged_while_freeing);
     tcase_add_test(tc, test_thread_counters_live);
     tcase_add_test(tc, test_exited_thread_cache_goes_on);

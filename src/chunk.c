@@ -277,6 +277,25 @@ void hak_chunk_totals(hak_chunk_totals_t *out) {
     pthread_mutex_unlock(&chunk_lock);
 }
 
+/* The dirty runs are listed under the lock, a batch at a time, and looked at
+ * outside it; a run reused meanwhile is off by what changed. */
+size_t hak_chunks_free_resident(void) {
+    enum { BATCH = 32 };
+    const char *at[BATCH];
+    size_t len[BATCH], bytes = 0;
+    for (uint64_t skip = 0;; skip += BATCH) {
+        unsigned n = 0;
+        uint64_t seen = 0;
+        pthread_mutex_lock(&chunk_lock);
+        for (unsigned l = 0; l < EXACT + NBIG && n < BATCH; l++)
+            for (hak_chunk_t *c = l < EXACT ? exact[l] : big[l - EXACT]; c && n < BATCH; c = c->next)
+                if (c->dirty && seen++ >= skip) at[n] = (const char *)c, len[n++] = c->nchunks << HAK_CHUNK_SHIFT;
+        pthread_mutex_unlock(&chunk_lock);
+        for (unsigned i = 0; i < n; i++) bytes += hak_os_resident_pages(at[i], len[i] >> 12, NULL);
+        if (n < BATCH) return bytes;
+    }
+}
+
 void hak_chunk_fork_prepare(void) { pthread_mutex_lock(&chunk_lock); }
 void hak_chunk_fork_parent(void) { pthread_mutex_unlock(&chunk_lock); }
 void hak_chunk_fork_child(void) { pthread_mutex_init(&chunk_lock, NULL); }

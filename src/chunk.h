@@ -74,6 +74,9 @@ typedef struct hak_chunk_totals {
     uint64_t free_runs, dirty_runs;
 } hak_chunk_totals_t;
 void hak_chunk_totals(hak_chunk_totals_t *out);
+/* Of the free runs, the bytes resident now (statistics: dirty_bytes counts a
+ * dirty run whole). */
+size_t hak_chunks_free_resident(void);
 
 void hak_chunk_fork_prepare(void);
 void hak_chunk_fork_parent(void);

@@ -95,6 +95,19 @@ void hak_os_huge_pages(void *p, size_t size, bool on) {
 #endif
 void hak_os_collapse(void *p, size_t size) { madvise(p, size, MADV_COLLAPSE); }
 
+size_t hak_os_resident_pages(const void *p, size_t npages, const uint64_t *mask) {
+    enum { SLICE = 512 };
+    unsigned char vec[SLICE];
+    size_t pages = 0;
+    for (size_t at = 0; at < npages; at += SLICE) {
+        size_t n = npages - at < SLICE ? npages - at : SLICE;
+        if (mincore((char *)p + (at << 12), n << 12, vec) != 0) continue; /* unmapped meanwhile */
+        for (size_t i = 0; i < n; i++)
+            if ((vec[i] & 1) && (!mask || (mask[(at + i) / 64] >> ((at + i) % 64) & 1))) pages++;
+    }
+    return pages << 12;
+}
+
 size_t hak_os_resident(void) {
     char buf[128];
     int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/statm", O_RDONLY | O_CLOEXEC);

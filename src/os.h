@@ -28,6 +28,10 @@ void hak_os_huge_pages(void *p, size_t size, bool on);
 void hak_os_collapse(void *p, size_t size);
 /* Resident set size of the process, in bytes, from /proc (0 if unknown). */
 size_t hak_os_resident(void);
+/* Bytes of the 4 KiB pages [p, p + npages pages) that are resident (mincore;
+ * statistics only), counting only pages whose bit is set in mask if mask is
+ * not NULL; 0 for pages not mapped. */
+size_t hak_os_resident_pages(const void *p, size_t npages, const uint64_t *mask);
 
 /* Bytes currently mapped read-write by hakmem (chunks, metadata, the page
  * map's writable pieces): what strict overcommit charges. */

@@ -521,6 +521,29 @@ void hak_page_pool_totals(hak_page_pool_totals_t *out) {
     out->purged_bytes = atomic_load_explicit(&purged_bytes, memory_order_relaxed);
 }
 
+/* Each SuperSlab's dirty bits are copied under the lock and its pages looked
+ * at outside it (no system call under the lock); a SuperSlab that changes
+ * meanwhile is off by what changed. */
+size_t hak_page_pool_free_resident(void) {
+    enum { BATCH = 16, WORDS = HAK_SS_PAGES / 64 };
+    uint64_t bits[BATCH][WORDS];
+    const char *base[BATCH];
+    size_t bytes = 0;
+    for (uint64_t skip = 0;; skip += BATCH) {
+        unsigned n = 0;
+        pthread_mutex_lock(&pool_lock);
+        superslab_t *ss = all_ss;
+        for (uint64_t i = 0; ss && i < skip; i++) ss = ss->all_next;
+        for (; ss && n < BATCH; ss = ss->all_next, n++) {
+            base[n] = (const char *)ss;
+            for (unsigned w = 0; w < WORDS; w++) bits[n][w] = w * 64 < ss->npages ? hak_load(&ss->dirty[w]) : 0;
+        }
+        pthread_mutex_unlock(&pool_lock);
+        for (unsigned i = 0; i < n; i++) bytes += hak_os_resident_pages(base[i], HAK_SS_PAGES, bits[i]);
+        if (n < BATCH) return bytes;
+    }
+}
+
 void hak_page_pool_fork_prepare(void) { pthread_mutex_lock(&pool_lock); }
 void hak_page_pool_fork_parent(void) { pthread_mutex_unlock(&pool_lock); }
 void hak_page_pool_fork_child(void) { pthread_mutex_init(&pool_lock, NULL); }

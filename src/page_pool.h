@@ -37,6 +37,9 @@ typedef struct hak_page_pool_totals {
     uint64_t purged_bytes;      /* returned to the OS so far */
 } hak_page_pool_totals_t;
 void hak_page_pool_totals(hak_page_pool_totals_t *out);
+/* Of the free pages, the bytes resident now (statistics: dirty_bytes counts
+ * a page a slab held whether or not it was touched). */
+size_t hak_page_pool_free_resident(void);
 
 void hak_page_pool_fork_prepare(void);
 void hak_page_pool_fork_parent(void);

@@ -94,8 +94,9 @@ static void take_raw(hak_stats_snapshot_t *out) {
     g->resident = hak_os_resident();
     g->purged_bytes = atomic_load_explicit(&hak_purged_bytes, memory_order_relaxed);
     g->mem_live = g->allocated;
-    g->mem_dirty = pt.dirty_bytes;
-    g->mem_large_cache = ct.dirty_bytes;
+    /* what the OS counts: free runs' untouched or reclaimed pages do not */
+    g->mem_dirty = hak_page_pool_free_resident();
+    g->mem_large_cache = hak_chunks_free_resident();
     g->mem_metadata = g->metadata;
     uint64_t ours = g->mem_live + g->mem_thread_caches + g->mem_slab_free + g->mem_dirty +
                     g->mem_large_cache + g->mem_metadata;

@@ -142,6 +142,29 @@ START_TEST(oversize_run_returns_its_tail) {
 }
 END_TEST
 
+/* stats.memory.large_cache is what the OS counts: a freed run's pages that
+ * were never touched are not resident, and are not counted (they once were,
+ * and the memory names added up to more than the RSS). */
+START_TEST(large_cache_counts_resident_pages) {
+    hak_stats_snapshot_t *s = malloc(sizeof *s);
+    hak_stats_take(s);
+    uint64_t base = s->global.mem_large_cache, cached = s->global.large_cached_bytes;
+    char *h = hak_malloc(16 << 20); /* nothing written: its header page, and at most one huge page (os.thp) */
+    hak_free(h);
+    hak_stats_take(s);
+    ck_assert_uint_ge(s->global.large_cached_bytes, cached + (16u << 20));
+    uint64_t untouched = s->global.mem_large_cache - base;
+    ck_assert_msg(untouched >= 4096 && untouched <= (4u << 20), "an untouched 16 MiB run counts %llu bytes",
+                  (unsigned long long)untouched);
+    h = hak_malloc(16 << 20);
+    memset(h, 1, 16 << 20);
+    hak_free(h);
+    hak_stats_take(s);
+    ck_assert_uint_ge(s->global.mem_large_cache, base + (15u << 20)); /* written: resident */
+    free(s);
+}
+END_TEST
+
 /* Decay: pages freed just now may all stay, half of them about half-way
  * through decay_ms, none after it; never more as time goes on. */
 START_TEST(decay_is_gradual) {
@@ -339,6 +362,7 @@ Suite *pages_suite(void) {
     tcase_add_test(tc, freed_pages_serve_other_classes);
     tcase_add_test(tc, free_runs_coalesce);
     tcase_add_test(tc, oversize_run_returns_its_tail);
+    tcase_add_test(tc, large_cache_counts_resident_pages);
     tcase_add_test(tc, decay_is_gradual);
     tcase_add_test(tc, decay_and_purge_lower_rss);
     tcase_add_test(tc, realloc_across_borders_in_threads);

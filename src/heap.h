@@ -153,7 +153,6 @@ enum hak_sparse_state {
     HAK_SPARSE_WAIT,     /* a quarter used or less since since_ms */
     HAK_SPARSE_DONE,     /* purged; armed again once half used */
 };
-/* Sparse: blocks out of the slab, a quarter of it or fewer (but some). */
 /* The blocks whose start lies in 4 KiB page q of s: [*lo, *hi). */
 static inline void hak_slab_page_blocks(const slab_t *s, unsigned q, uint32_t *lo, uint32_t *hi) {
     size_t size = hak_classes[s->cls].size;
@@ -177,6 +176,7 @@ static inline uint64_t hak_slab_carved(const slab_t *s) {
         }
     return n;
 }
+/* Sparse: blocks out of the slab, a quarter of it or fewer (but some). */
 static inline bool hak_slab_is_sparse(const slab_t *s) {
     return s->used != 0 && s->used <= s->capacity / 4;
 }

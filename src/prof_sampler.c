@@ -87,9 +87,10 @@ static void *next_checked(void *p) {
 #define GROW_BYTES 8192u /* a class's cycle stays in the first-level cache */
 static bool fill(hak_tls_t *t, unsigned cls) {
     hak_bin_t *a = hak_alloc_bin(t, cls), *f = hak_bin(t, cls);
-    int64_t size = hak_classes[cls].size, *left = &t->heap->cache.prof_left[cls];
+    hak_cache_cold_t *cold = &t->heap->cache;
+    int64_t size = hak_classes[cls].size, *left = &cold->prof_left[cls];
     uint64_t fits = *left >= size ? (uint64_t)(*left / size) : 1;
-    uint32_t full = t->heap->cache.full_cap[cls], want = full ? full : 1;
+    uint32_t want = cold->full_cap[cls] ? cold->full_cap[cls] : 1;
     if (want > fits) want = (uint32_t)fits;
     uint32_t got = hak_bin_count(t, cls);
     if (got) {
@@ -116,7 +117,7 @@ static bool fill(hak_tls_t *t, unsigned cls) {
      * and GROW_BYTES) makes the fills rarer and costs no traffic later,
      * since they come back too; a random walk hits exactly that count
      * seldom. */
-    if (got && got == t->heap->cache.prof_filled[cls] && got + refill <= hak_min(GROW_MAX, GROW_BYTES / (uint64_t)size))
+    if (got && got == cold->prof_filled[cls] && got + refill <= hak_min(GROW_MAX, GROW_BYTES / (uint64_t)size))
         target = hak_min(want, got + refill);
     hak_alloc_bin_set_cap(t, cls, want);
     for (uint32_t have; (have = hak_alloc_bin_count(t, cls)) < target;) {
@@ -125,7 +126,7 @@ static bool fill(hak_tls_t *t, unsigned cls) {
         *left -= (int64_t)(a->in - in) * size;
     }
     uint32_t filled = hak_alloc_bin_count(t, cls);
-    t->heap->cache.prof_filled[cls] = (uint16_t)hak_min(filled, 0xffffu);
+    cold->prof_filled[cls] = (uint16_t)hak_min(filled, 0xffffu);
     return filled != 0;
 }
 

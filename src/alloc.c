@@ -67,11 +67,11 @@ static void *small_alloc_nocache(unsigned cls) {
         }
         if (!hak_thread_init()) { errno = ENOMEM; return NULL; }
     }
-    hak_bin_t one = {.head = HAK_CACHE_END, .limit = 1};
+    hak_bin_t one = {.head = HAK_CACHE_END, .room = 1};
     void *p = hak_refill(hak_tls.heap, &one, cls, 1);
     if (!p) { errno = ENOMEM; return NULL; }
     hak_bin_t *b = hak_bin(&hak_tls, cls);
-    HAK_BIN_ADD(b->in, 1);
+    hak_bin_gave(b, 1);
     hak_bin_took(b, 1);
     if (unlikely(hak_checks_on())) ((uint64_t *)p)[1] = 0;
     return p;
@@ -189,7 +189,7 @@ static void small_free(void *p, unsigned cls) {
     if (hak_checks_on()) check_free_fully(b, p, cls);
     hak_cache_link(p, b->head);
     b->head = p;
-    HAK_BIN_ADD(b->in, 1);
+    hak_bin_gave(b, 1);
     uint32_t count = hak_bin_count(&hak_tls, cls);
     if (count > hak_tls.cap[cls]) overflow(b, cls, count);
 }

@@ -125,10 +125,10 @@ static void thread_exit(void *arg) {
         a->head = HAK_CACHE_END;
         hak_store(&hak_tls.cap[cls], 0);
         hak_store(&b->in, 0);
-        hak_store(&b->limit, 0);
+        hak_store(&b->room, 0);
         hak_store(&hak_tls.alloc_cap[cls], 0);
         hak_store(&a->in, 0);
-        hak_store(&a->limit, 0);
+        hak_store(&a->room, 0);
     }
     h->tls = NULL;
     h->abandoned_ms = hak_now_ms();
@@ -151,7 +151,7 @@ void hak_global_key_create(void) {
  * on behalf of h, from a cache no live thread has (a dead thread's free, an
  * unadopted stash): counted as a flush out of h's dead caches. */
 static void flush_detached(heap_t *h, unsigned cls, void *head, uint32_t n) {
-    hak_bin_t tmp = {.head = head, .in = n, .limit = n};
+    hak_bin_t tmp = {.head = head, .in = n, .room = 0};
     hak_flush(h, &tmp, cls, n);
     hak_bump(&h->dead_out[cls], n);
 }
@@ -171,7 +171,7 @@ void *hak_dead_thread_alloc(unsigned cls) {
     heap_t *h = dead_heap_get();
     void *p = NULL;
     if (h) {
-        hak_bin_t tmp = {.head = HAK_CACHE_END, .limit = 1};
+        hak_bin_t tmp = {.head = HAK_CACHE_END, .room = 1};
         if (hak_heap_params_stale(h)) hak_heap_apply_params(h);
         p = hak_refill(h, &tmp, cls, 1);
         if (p) hak_bump(&h->dead_out[cls], 1), hak_bump(&h->dead_in[cls], 1);
@@ -204,7 +204,7 @@ static void stash_list_flush(heap_t *h, unsigned cls, void **list, uint32_t *n) 
  * refill, so neither the heap's totals nor the thread's own counts change. */
 static void stash_list_adopt(heap_t *h, unsigned cls, hak_bin_t *b, void **list, uint32_t *n) {
     b->head = *list;
-    HAK_BIN_ADD(b->in, *n);
+    hak_bin_gave(b, *n);
     hak_bump(&h->dead_in[cls], (uint64_t)0 - *n);
     h->thread_base_refill[cls] -= *n;
     *list = HAK_CACHE_END;

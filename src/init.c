@@ -9,6 +9,7 @@
 #include "prof.h"
 #include "purge.h"
 #include "stats_print.h"
+#include "tcache.h"
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -26,6 +27,7 @@ void hak_global_init_slow(void) {
         if (rnd) memcpy(&secret, rnd, sizeof secret);
         hak_link_secret = secret | 1;
         hak_pagemap_init();
+        hak_tiny_table_point(false); /* opens malloc's fast path */
         hak_global_key_create();
         atomic_store_explicit(&hak_init_state, 2, memory_order_release);
         return;

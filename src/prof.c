@@ -16,17 +16,6 @@ uint64_t hak_prof_epoch;
 uint64_t hak_prof_rate = HAK_PROF_RATE_DEFAULT;
 static uint64_t dumps; /* "%n" of prof.path */
 
-/* Points malloc's fast path at the alloc bins or back at the free bins.
- * Threads see the change at once; each applies it to its bins at its next
- * slow path (the epoch). */
-static void table_point(bool alloc_bins) {
-    for (size_t size = 0; size <= HAK_TINY_MAX; size++) {
-        unsigned cls = hak_size_class(size);
-        uint16_t off = (uint16_t)((cls + 1) * HAK_BIN_BYTES + (alloc_bins ? HAK_ALLOC_BINS_AT : 0));
-        __atomic_store_n(&hak_tiny_bin_offset[size], off, __ATOMIC_RELAXED);
-    }
-}
-
 /* Called with the ctl lock held, as are the others here. */
 int hak_prof_set_active(bool on) {
     if (on == hak_prof_sampling) return 0;
@@ -37,9 +26,9 @@ int hak_prof_set_active(bool on) {
     }
     if (on) {
         __atomic_store_n(&hak_prof_sampling, 1, __ATOMIC_RELAXED);
-        table_point(true);
+        hak_tiny_table_point(true);
     } else {
-        table_point(false);
+        hak_tiny_table_point(false);
         __atomic_store_n(&hak_prof_sampling, 0, __ATOMIC_RELAXED);
     }
     __atomic_fetch_add(&hak_prof_epoch, 1, __ATOMIC_RELEASE);

@@ -105,8 +105,8 @@ static bool fill(hak_tls_t *t, unsigned cls) {
             f->head = HAK_CACHE_END;
         }
         a->head = head;
-        HAK_BIN_ADD(f->in, (uint64_t)0 - got);
-        HAK_BIN_ADD(a->in, got);
+        hak_bin_gave(f, (uint64_t)0 - got);
+        hak_bin_gave(a, got);
         *left -= (int64_t)got * size;
     }
     uint32_t refill = hak_min(hak_load(&hak_params.refill_count), want);

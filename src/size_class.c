@@ -61,10 +61,10 @@ const hak_class_info_t hak_classes[HAK_NCLASSES] = {
     {131072, 32,   2, 8388608},
 };
 
-/* The bin offset of every size 0..1024 (size_class.h), indexed by the size
- * itself: B(n) is the bin of class n - 1. */
-#define B(n) ((n) * HAK_BIN_BYTES)
-uint16_t hak_tiny_bin_offset[HAK_TINY_MAX + 1] = {
+/* The class of every size 0..1024, indexed by the size itself: B(n) is
+ * class n - 1, whose bin is the page map's value n (tcache.h). */
+#define B(n) ((n) - 1)
+const uint8_t hak_tiny_class[HAK_TINY_MAX + 1] = {
     B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),B(1),
     B(1),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),B(2),
     B(2),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),B(3),

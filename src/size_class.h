@@ -27,16 +27,12 @@ typedef struct hak_class_info {
 } hak_class_info_t;
 
 extern const hak_class_info_t hak_classes[HAK_NCLASSES];
-/* For each tiny size, the byte offset in the thread's cache of its class's
- * bin: (1 + class) * HAK_BIN_BYTES (bins are indexed like the page map, and
- * tcache.h checks the layout), so malloc's fast path needs no arithmetic.
- * While the heap profiler samples, the offsets are those of the alloc bins,
- * HAK_NCLASSES + 1 bins further (tcache.h).
- * Written only when prof.active changes (prof.c). */
+/* The class of each tiny size, indexed by the size. */
+extern const uint8_t hak_tiny_class[HAK_TINY_MAX + 1] HAK_HIDDEN;
+/* The bytes of a thread-cache bin (tcache.h, whose malloc table the
+ * profiler may rewrite meanwhile: ThreadSanitizer builds read it with
+ * relaxed atomic loads, the same code on x86). */
 #define HAK_BIN_BYTES 32u
-extern uint16_t hak_tiny_bin_offset[HAK_TINY_MAX + 1] HAK_HIDDEN;
-/* ThreadSanitizer builds read the table with relaxed atomic loads (the same
- * code on x86), as the profiler may rewrite it meanwhile. */
 #if defined(__SANITIZE_THREAD__)
 #define HAK_TABLE_READ(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #else
@@ -45,10 +41,7 @@ extern uint16_t hak_tiny_bin_offset[HAK_TINY_MAX + 1] HAK_HIDDEN;
 
 /* Class for a request of at most HAK_SMALL_MAX bytes. */
 static inline unsigned hak_size_class(size_t size) {
-    if (likely(size <= HAK_TINY_MAX)) {
-        unsigned bin = HAK_TABLE_READ(hak_tiny_bin_offset[size]) / HAK_BIN_BYTES - 1u;
-        return bin > HAK_NCLASSES ? bin - (HAK_NCLASSES + 1) : bin; /* an alloc bin's */
-    }
+    if (likely(size <= HAK_TINY_MAX)) return hak_tiny_class[size];
     /* four classes per doubling: (1K,1.25K], ... */
     unsigned lg = 63u - (unsigned)__builtin_clzl(size - 1); /* 2^lg < size <= 2^(lg+1) */
     unsigned quarter = (unsigned)((size - 1) >> (lg - 2)) & 3u;

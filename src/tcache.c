@@ -11,6 +11,23 @@ __thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility(
     .alloc_bin = {[0 ... HAK_NCLASSES] = {.head = HAK_CACHE_END}},
 };
 
+int32_t hak_tiny_bin_ref[HAK_TINY_MAX + 1];
+size_t hak_tiny_end;
+
+/* Points malloc's fast path at the free bins, or at the alloc bins while
+ * the profiler samples (threads see the change at once; each applies it to
+ * its bins at its next slow path, prof.c); the first call, at global
+ * start-up, opens the fast path. */
+void hak_tiny_table_point(bool alloc_bins) {
+    intptr_t bias = HAK_TLS_BIAS + (alloc_bins ? HAK_ALLOC_BINS_AT : 0);
+    _Static_assert(HAK_ALLOC_BINS_AT + (HAK_NCLASSES + 1) * HAK_BIN_BYTES < INT16_MAX, "small offsets");
+    /* a static TLS block larger than 2 GiB cannot be loaded anyway */
+    for (size_t size = 0; size <= HAK_TINY_MAX; size++)
+        __atomic_store_n(&hak_tiny_bin_ref[size], (int32_t)(bias + (hak_tiny_class[size] + 1) * HAK_BIN_BYTES),
+                         __ATOMIC_RELAXED);
+    __atomic_store_n(&hak_tiny_end, (size_t)HAK_TINY_MAX + 1, __ATOMIC_RELEASE);
+}
+
 void hak_cache_link_corrupt(const void *p) {
     unsigned cls = hak_slab_of(p)->cls;
     hak_fatal("heap corruption detected near %p (thread-cache link of a freed class c%u block "
@@ -159,7 +176,7 @@ static uint32_t collect_remote(heap_t *h, hak_bin_t *bin, unsigned cls) {
         if (to) {
             hak_cache_link(last, to->head);
             to->head = first;
-            HAK_BIN_ADD(to->in, n);
+            hak_bin_gave(to, n);
             if (to == bin) count += n, got += n;
             else spill_count += n, spilled += n;
         } else {
@@ -197,7 +214,7 @@ void *hak_refill_room(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want, ui
     if (!got) return NULL;
     hak_cache_link(c.tail, bin->head);
     bin->head = c.head;
-    HAK_BIN_ADD(bin->in, got);
+    hak_bin_gave(bin, got);
     hak_class_stats_t *st = &h->stats[cls];
     hak_bump(&st->refills, 1);
     hak_bump(&st->refill_blocks, got);

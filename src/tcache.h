@@ -7,8 +7,9 @@
  * The cache counts blocks that come in (frees and refills) and go out
  * (mallocs and flushes); in - out is its fill, and with the refill and flush
  * counts kept on the slow path they give malloc and free counts for free.
- * It stores limit = out + cap rather than out, so that free's "is the cache
- * full" test is a single compare (in >= limit). */
+ * It stores room = cap - fill rather than out (out = in + room - cap), so
+ * that free's "is the cache full" test is the decrement it makes anyway
+ * (room < 0 after it: full). */
 #ifndef HAK_TCACHE_H
 #define HAK_TCACHE_H
 
@@ -17,8 +18,8 @@
 
 typedef struct hak_bin {
     void *head;
-    uint64_t in;    /* frees + refilled blocks */
-    uint64_t limit; /* out + cap, where out = mallocs + flushed blocks (cap: hak_tls.cap) */
+    uint64_t in;  /* frees + refilled blocks */
+    int64_t room; /* cap - fill: out + cap - in, where out = mallocs + flushed blocks (cap: hak_tls.cap) */
     /* For the classes whose slabs are a power of two of pages (HAK_NFAST),
      * -ceil(2^32 / size) mod 2^32 and the slab mask ~(slab bytes - 1); for
      * the others 0xffffffff, which no pointer passes (always the slow path).
@@ -80,7 +81,7 @@ static inline bool hak_block_start_fast(const void *p, uint32_t nmagic, uint32_t
     return !__builtin_add_overflow(x, nmagic, &x);
 }
 
-/* The counts (in, limit, cap) are written by the owner thread only and read
+/* The counts (in, room, cap) are written by the owner thread only and read
  * by statistics from any thread with relaxed loads.  The owner's updates are
  * plain stores; ThreadSanitizer builds make them relaxed atomic stores, the
  * same machine code on x86, so that the one deliberate race is visible to
@@ -93,7 +94,13 @@ static inline bool hak_block_start_fast(const void *p, uint32_t nmagic, uint32_t
 #define HAK_BIN_ADD(field, n) HAK_BIN_SET(field, (field) + (n))
 
 /* Blocks leave the cache (mallocs, flushes). */
-static inline void hak_bin_took(hak_bin_t *b, uint64_t n) { HAK_BIN_ADD(b->limit, n); }
+static inline void hak_bin_took(hak_bin_t *b, uint64_t n) { HAK_BIN_ADD(b->room, (int64_t)n); }
+/* Blocks come in (frees, refills; n may be negative, mod 2^64, for a move
+ * out to another bin that is not a malloc). */
+static inline void hak_bin_gave(hak_bin_t *b, uint64_t n) {
+    HAK_BIN_ADD(b->in, n);
+    HAK_BIN_ADD(b->room, -(int64_t)n);
+}
 
 enum hak_thread_state { HAK_THREAD_NEW = 0, HAK_THREAD_ACTIVE, HAK_THREAD_DEAD };
 
@@ -101,11 +108,9 @@ enum hak_thread_state { HAK_THREAD_NEW = 0, HAK_THREAD_ACTIVE, HAK_THREAD_DEAD }
  * from a second set of bins, the alloc bins, which only the slow path fills,
  * with no more bytes than remain before the next sample is due; frees still
  * push onto bin_by_page (the free bins), and the slow path moves their
- * blocks over (prof_sampler.c).  The switch is hak_tiny_bin_offset, which
- * then holds the alloc bins' offsets; no fast-path instruction changes.
- * The alloc bins follow the free bins, so a bin's index past the no-class
- * bin, less HAK_NCLASSES + 1 for an alloc bin, is its class
- * (hak_size_class). */
+ * blocks over (prof_sampler.c).  The switch is malloc's table,
+ * hak_tiny_bin_ref, which then holds the alloc bins' offsets; no fast-path
+ * instruction changes.  The alloc bins follow the free bins. */
 #define HAK_ALLOC_BINS_AT ((HAK_NCLASSES + 1) * HAK_BIN_BYTES)
 
 /* Only what the fast paths and the statistics read is here.  glibc copies
@@ -139,7 +144,7 @@ typedef struct hak_tls {
 
 _Static_assert(sizeof(hak_bin_t) == HAK_BIN_BYTES && offsetof(hak_tls_t, bin_by_page) == 0 &&
                offsetof(hak_tls_t, alloc_bin) == HAK_ALLOC_BINS_AT,
-               "hak_tiny_bin_offset and hak_size_class assume this layout");
+               "the page map's values and malloc's table assume this layout");
 _Static_assert(sizeof(hak_tls_t) <= 3400, "the static TLS block costs new threads a page fault past ~3.5 KiB");
 
 extern __thread hak_tls_t hak_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
@@ -149,14 +154,12 @@ static inline hak_bin_t *hak_alloc_bin(hak_tls_t *t, unsigned cls) { return &t->
 
 /* A bin's blocks out (mallocs + flushed blocks), given its capacity; in - out
  * = the blocks it holds. */
-static inline uint64_t hak_bin_out_cap(const hak_bin_t *b, uint32_t cap) { return b->limit - cap; }
-static inline uint32_t hak_bin_count_cap(const hak_bin_t *b, uint32_t cap) {
-    return (uint32_t)(b->in - hak_bin_out_cap(b, cap));
-}
-/* A new capacity for bin b, whose capacity is *capp: limit = out + cap
- * moves with it, so the blocks it holds stay counted. */
+static inline uint64_t hak_bin_out_cap(const hak_bin_t *b, uint32_t cap) { return b->in + (uint64_t)b->room - cap; }
+static inline uint32_t hak_bin_count_cap(const hak_bin_t *b, uint32_t cap) { return (uint32_t)((int64_t)cap - b->room); }
+/* A new capacity for bin b, whose capacity is *capp: room moves with it, so
+ * the blocks it holds stay counted. */
 static inline void hak_bin_cap_set(hak_bin_t *b, uint16_t *capp, uint32_t cap) {
-    HAK_BIN_SET(b->limit, b->limit - *capp + cap);
+    HAK_BIN_SET(b->room, b->room + (int64_t)cap - *capp);
     HAK_BIN_SET(*capp, (uint16_t)cap);
 }
 /* The free bin of class cls (the one the free fast path pushes onto). */
@@ -185,7 +188,8 @@ static inline uint64_t hak_cache_in(const hak_tls_t *t, unsigned cls) {
 }
 static inline uint64_t hak_cache_out(const hak_tls_t *t, unsigned cls) {
     const hak_bin_t *f = &t->bin_by_page[cls + 1], *a = &t->alloc_bin[cls + 1];
-    return hak_load(&f->limit) - hak_load(&t->cap[cls]) + hak_load(&a->limit) - hak_load(&t->alloc_cap[cls]);
+    return hak_load(&f->in) + (uint64_t)hak_load(&f->room) - hak_load(&t->cap[cls]) + hak_load(&a->in) +
+           (uint64_t)hak_load(&a->room) - hak_load(&t->alloc_cap[cls]);
 }
 
 /* Takes the head p of bin b (slow paths): a link that does not decode is
@@ -216,33 +220,58 @@ void hak_tcache_flush_alloc_bins(struct heap *h); /* the profiler's alloc bins o
 
 /* The fast paths reach their bin through the %fs segment, as an offset from
  * the thread pointer (GCC's __seg_fs), which saves adding the thread
- * pointer to every bin address.  HAK_FAST_BIN(byte offset in hak_tls). */
+ * pointer to every bin address.  HAK_TLS_BIAS is hak_tls's own offset from
+ * it (from the GOT; the same in every thread), 0 where bins are addressed
+ * plainly; HAK_FAST_BIN(bias + byte offset in hak_tls). */
 #if defined(__SEG_FS) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__) && \
     !defined(__SANITIZE_ADDRESS__)
 typedef __seg_fs hak_bin_t hak_fast_bin_t;
-static inline uintptr_t hak_tls_tpoff(void) {
-    uintptr_t off; /* hak_tls's offset from the thread pointer, from the GOT */
+static inline intptr_t hak_tls_tpoff(void) {
+    intptr_t off;
     __asm__("movq hak_tls@gottpoff(%%rip), %0" : "=r"(off));
     return off;
 }
-#define HAK_FAST_BIN(off) ((hak_fast_bin_t *)(hak_tls_tpoff() + (off)))
+#define HAK_TLS_BIAS hak_tls_tpoff()
+#define HAK_FAST_BIN(ref) ((hak_fast_bin_t *)(intptr_t)(ref))
 #else
 typedef hak_bin_t hak_fast_bin_t;
-#define HAK_FAST_BIN(off) ((hak_fast_bin_t *)((char *)&hak_tls + (off)))
+#define HAK_TLS_BIAS ((intptr_t)0)
+#define HAK_FAST_BIN(ref) ((hak_fast_bin_t *)((char *)&hak_tls + (ref)))
 #endif
 
+/* malloc's table: for each size below hak_tiny_end, HAK_TLS_BIAS plus the
+ * byte offset in hak_tls of its class's bin, (1 + class) * HAK_BIN_BYTES
+ * (bins are indexed like the page map), so that a malloc adds nothing to
+ * reach its bin.  hak_tiny_end is 0 until the table is written at start-up
+ * (every malloc is slow until then), HAK_TINY_MAX + 1 after.  While the
+ * heap profiler samples, the entries are the alloc bins', HAK_ALLOC_BINS_AT
+ * further (hak_tiny_table_point, from prof.c). */
+extern int32_t hak_tiny_bin_ref[HAK_TINY_MAX + 1] HAK_HIDDEN;
+extern size_t hak_tiny_end HAK_HIDDEN;
+void hak_tiny_table_point(bool alloc_bins);
+
 static inline void *hak_malloc_fast(size_t size) {
-    if (likely(size <= HAK_TINY_MAX)) {
-        hak_fast_bin_t *b = HAK_FAST_BIN(HAK_TABLE_READ(hak_tiny_bin_offset[size]));
+    if (likely(size < HAK_TABLE_READ(hak_tiny_end))) {
+        hak_fast_bin_t *b = HAK_FAST_BIN(HAK_TABLE_READ(hak_tiny_bin_ref[size]));
         void *p = b->head;
         void *next = hak_cache_next(p);
         if (likely(!hak_cache_link_bad(next))) { /* else empty, or the link was overwritten */
             b->head = next;
-            HAK_BIN_ADD(b->limit, 1); /* one more out */
+            HAK_BIN_ADD(b->room, 1); /* one more out */
             return p;
         }
     }
     return hak_malloc_slow(size);
+}
+
+/* Lemire's test (hak_block_start_fast) with both its reads of nmagic as
+ * memory operands of the multiply and the add: the empty asm says memory
+ * may have changed, so the compiler reads the field again rather than
+ * keep it in a register, one instruction fewer; it emits no code. */
+static inline bool hak_block_start_bin(const void *p, const hak_fast_bin_t *b) {
+    uint32_t x = ((uint32_t)(uintptr_t)p | b->nmask) * b->nmagic;
+    __asm__("" ::: "memory");
+    return !__builtin_add_overflow(x, b->nmagic, &x);
 }
 
 /* The free fast path: true if p went into the cache; false sends it to a
@@ -253,13 +282,20 @@ static inline bool hak_free_try_fast(void *p) {
     if (unlikely(region >= hak_pagemap_nroots)) return false;
     /* NULL, foreign pointers and large blocks: bin offset 0, the no-class bin */
     uint16_t off = *(const uint16_t *)(hak_pagemap_root[region] + ((uintptr_t)p >> HAK_MAP_PAGE_SHIFT) * 2);
-    hak_fast_bin_t *b = HAK_FAST_BIN(off);
-    /* full cache, unset thread, no slab of ours, a pointer inside a block (or
-     * a class checked on the slow path), and the cheapest double free (the
-     * block just freed) all leave here */
-    if (unlikely(b->in >= b->limit ||
-                 (HAK_FAST_CHECKS && (!hak_block_start_fast(p, b->nmagic, b->nmask) || p == b->head))))
+    hak_fast_bin_t *b = HAK_FAST_BIN(HAK_TLS_BIAS + off);
+    /* no slab of ours, a pointer inside a block (or a class checked on the
+     * slow path), and the cheapest double free (the block just freed) leave
+     * here */
+    if (unlikely(HAK_FAST_CHECKS && (!hak_block_start_bin(p, b) || p == b->head))) return false;
+    /* a full cache, or a thread not set up (room 0): the decrement is
+     * undone before the slow path sees the bin (reading room again, after
+     * the empty asm, lets the decrement and its test be one instruction) */
+    HAK_BIN_ADD(b->room, -1);
+    if (unlikely(b->room < 0)) {
+        __asm__("" ::: "memory");
+        HAK_BIN_ADD(b->room, 1);
         return false;
+    }
     hak_cache_link(p, b->head);
     b->head = p;
     HAK_BIN_ADD(b->in, 1);

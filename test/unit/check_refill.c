@@ -50,7 +50,7 @@ static void refill_reading_nothing(heap_t *h, slab_t *s, unsigned cls, uint32_t 
     if (tail > base) ck_assert_int_eq(mprotect(base, (size_t)(tail - base), PROT_NONE), 0);
     if (tail + HAK_PAGE_SIZE < base + len)
         ck_assert_int_eq(mprotect(tail + HAK_PAGE_SIZE, (size_t)(base + len - tail - HAK_PAGE_SIZE), PROT_NONE), 0);
-    hak_bin_t tmp = {.head = HAK_CACHE_END, .limit = n};
+    hak_bin_t tmp = {.head = HAK_CACHE_END, .room = n};
     void *p = hak_refill_room(h, &tmp, cls, n, n);
     ck_assert_int_eq(mprotect(base, len, PROT_READ | PROT_WRITE), 0);
     ck_assert_ptr_nonnull(p);

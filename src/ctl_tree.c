@@ -234,7 +234,7 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
     FUNC_RO("prof.stacks", U64, 0, get_prof_stacks, "", "distinct call stacks sampled"),
     FUNC_RO("prof.memory", U64, 0, get_prof_memory, "", "bytes the profiler's records use"),
     FUNC_RO("prof.unwinder", STR, 0, get_prof_unwinder, "",
-            "how stacks are taken: libunwind, libgcc, or none (prof.active then fails)"),
+            "how stacks are taken: libunwind (loaded when profiling starts), libgcc, or none (prof.active then fails)"),
 
     /* the calling thread */
 #if HAK_STATS

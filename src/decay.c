@@ -31,7 +31,10 @@ uint64_t hak_decay_allowed(hak_decay_t *d, uint64_t now_ms, uint64_t decay_ms) {
             for (unsigned i = 0; i < HAK_DECAY_EPOCHS; i++) d->backlog[i] = 0;
         d->epoch_start_ms += steps * len;
     }
-    uint64_t allowed = d->current;
-    for (unsigned i = 0; i < HAK_DECAY_EPOCHS; i++) allowed += d->backlog[i] * weight(i) / 1024;
-    return allowed;
+    /* rounded once, at the end: rounding each epoch's share down returned
+     * up to one page per epoch that decay still allowed, at every pass,
+     * and a program that allocates again at once faults them back in */
+    uint64_t weighted = 0;
+    for (unsigned i = 0; i < HAK_DECAY_EPOCHS; i++) weighted += d->backlog[i] * weight(i);
+    return d->current + (weighted + 1023) / 1024;
 }

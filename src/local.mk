@@ -48,6 +48,8 @@ libhakmem_la_SOURCES = $(HAK_SOURCES)
 libhakmem_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -ftls-model=initial-exec -fexceptions \
 	-fno-plt -fno-semantic-interposition -fno-builtin-malloc -fno-builtin-free \
 	-fno-stack-protector
-libhakmem_la_LDFLAGS = -version-info 0:0:0 -Wl,-z,nodelete -Wl,-Bsymbolic-functions
+# --as-needed: the shared library's code loads libunwind itself, when the
+# heap profiler first starts (prof_unwind.c); the static one links it.
+libhakmem_la_LDFLAGS = -version-info 0:0:0 -Wl,-z,nodelete -Wl,-Bsymbolic-functions -Wl,--as-needed
 libhakmem_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
 libhakmem_la_LIBADD = $(PTHREAD_LIBS) $(LIBUNWIND_LIBS)

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "prof.h"
 #include <link.h>
+#include <string.h>
 #include <sched.h>
 /* ThreadSanitizer builds use libgcc's: libunwind's thread-exit destructor
  * takes a lock after TSan has let the exiting thread go, and crashes it. */
@@ -87,25 +88,48 @@ static unsigned gcc_walk(gcc_backtrace_fn bt, gcc_getip_fn getip, uintptr_t *pc,
 #define GCC_WALKS 8
 static gcc_backtrace_fn gcc_backtrace;
 static gcc_getip_fn gcc_getip;
+/* The shared library loads libunwind (and its liblzma) only when profiling
+ * first starts, not at every program's start: mapping and relocating them
+ * cost each process about 100 KiB of RSS, profiled or not.  Where it
+ * cannot be loaded, libgcc's unwinder takes every walk. */
+typedef int (*unw_backtrace_fn)(void **, int);
+#ifdef PIC
+static unw_backtrace_fn unw_bt;
+static bool unw_missing; /* tried, and not found */
+#define LIBUNWIND_SONAME "libunwind.so.8"
+#else
+static unw_backtrace_fn unw_bt = unw_backtrace;
+static const bool unw_missing = false;
+#endif
 static unsigned raw_backtrace(uintptr_t *pc, unsigned max) {
-    if (gcc_backtrace && hak_tls.prof_walks < GCC_WALKS) {
+    if (gcc_backtrace && (hak_tls.prof_walks < GCC_WALKS || !unw_bt)) {
         hak_tls.prof_walks++;
         return gcc_walk(gcc_backtrace, gcc_getip, pc, max);
     }
-    int n = unw_backtrace((void **)pc, (int)max);
+    int n = unw_bt ? unw_bt((void **)pc, (int)max) : 0;
     return n > 0 ? (unsigned)n : 0;
 }
 static void unwinders_init(void) {
 #ifdef PIC
-    void *gcc = dlopen("libgcc_s.so.1", RTLD_LAZY);
-    gcc_getip = gcc ? (gcc_getip_fn)dlsym(gcc, "_Unwind_GetIP") : NULL;
-    if (gcc_getip) gcc_backtrace = (gcc_backtrace_fn)dlsym(gcc, "_Unwind_Backtrace");
+    if (!gcc_getip) {
+        void *gcc = dlopen("libgcc_s.so.1", RTLD_LAZY);
+        gcc_getip = gcc ? (gcc_getip_fn)dlsym(gcc, "_Unwind_GetIP") : NULL;
+        if (gcc_getip) gcc_backtrace = (gcc_backtrace_fn)dlsym(gcc, "_Unwind_Backtrace");
+    }
+    if (!unw_bt) {
+        /* RTLD_LOCAL: its own _Unwind_Backtrace must not replace libgcc's */
+        void *u = dlopen(LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
+        unw_bt = u ? (unw_backtrace_fn)dlsym(u, "unw_backtrace") : NULL;
+        unw_missing = !unw_bt;
+    }
 #endif
     uintptr_t pc[8];
-    unw_backtrace((void **)pc, 8);
+    if (unw_bt) unw_bt((void **)pc, 8);
     if (gcc_backtrace) gcc_walk(gcc_backtrace, gcc_getip, pc, 8);
 }
-const char *hak_prof_unwinder(void) { return "libunwind"; }
+const char *hak_prof_unwinder(void) {
+    return !unw_missing ? "libunwind" : gcc_backtrace ? "libgcc" : "none";
+}
 #elif HAK_PROF_LIBGCC
 static unsigned raw_backtrace(uintptr_t *pc, unsigned max) {
     return gcc_walk(_Unwind_Backtrace, _Unwind_GetIP, pc, max);
@@ -128,7 +152,7 @@ bool hak_prof_unwind_init(void) {
      * first call, which must not be two sampling threads at once (nor cost
      * the first sampled malloc) */
     unwinders_init();
-    return true;
+    return strcmp(hak_prof_unwinder(), "none") != 0;
 }
 
 static bool own(uintptr_t pc) { return pc >= own_lo && pc < own_hi; }

@@ -44,12 +44,12 @@ static HAK_NOINLINE void *small_alloc(unsigned cls) {
         /* refill_count blocks, no more than the cache has room for */
         uint32_t count = hak_bin_count(&hak_tls, cls), cap = hak_tls.cap[cls];
         uint32_t want = hak_min(hak_load(&hak_params.refill_count), count < cap ? cap - count : 0);
-        if ((p = hak_refill_room(h, b, cls, want, count < cap ? cap - count : 0)) == NULL) {
+        if ((p = hak_refill_malloc(h, b, cls, want, count < cap ? cap - count : 0)) == NULL) {
             errno = ENOMEM;
             return NULL;
         }
     }
-    hak_bin_pop(b, p);
+    if (p == b->head) hak_bin_pop(b, p); /* else a block alone from a page not yet touched */
     if (unlikely(hak_checks_on()))
         ((uint64_t *)p)[1] = 0; /* no longer "all junk": see check_free_fully */
     return p;
@@ -102,7 +102,11 @@ static void check_not_in_slab(heap_t *h, void *p, unsigned cls) {
     slab_t *s = hak_slab_of(p);
     if (s->owner != h) return;
     if ((char *)p >= s->bump) report_double_free(p, cls); /* carved afresh since */
-    if (s->purged >> hak_subpage_of(s, p) & 1)
+    unsigned pg = hak_subpage_of(s, p);
+    uint32_t lo, hi;
+    hak_slab_page_blocks(s, pg, &lo, &hi);
+    bool lone = (s->lone >> pg & 1) && (char *)p == hak_slab_start(s) + (size_t)lo * hak_classes[cls].size;
+    if ((s->purged >> pg & 1) && !lone)
         report_double_free(p, cls); /* on a page a sparse slab gave back */
     hak_link_walk_t w = hak_link_walk(s);
     for (void *q = s->free; q; q = hak_link_walk_next(&w, q))

@@ -139,8 +139,9 @@ void hak_slab_release(heap_t *h, slab_t *s, bool kept);
 /* A warm pool keeps empty slab s, its free lists as they are (or, if
  * pages went back while it was sparse, to be carved afresh). */
 void hak_slab_retain(heap_t *h, slab_t *s);
-/* A kept slab is in use again: its carved blocks count again. */
-void hak_slab_unretain(heap_t *h, slab_t *s);
+/* A kept slab is in use again: its carved blocks (hak_slab_carved, taken
+ * before the refill carved more) count again. */
+void hak_slab_unretain(heap_t *h, slab_t *s, uint64_t carved);
 /* s's carved blocks no longer count as resident (statistics). */
 void hak_slab_forget_carved(heap_t *h, slab_t *s);
 /* The local list joins the free list, links rewritten (for walks that edit
@@ -172,7 +173,7 @@ static inline uint64_t hak_slab_carved(const slab_t *s) {
         if (s->purged >> q & 1) {
             uint32_t lo, hi;
             hak_slab_page_blocks(s, q, &lo, &hi);
-            n -= hi - lo;
+            n -= hi - lo - (s->lone >> q & 1); /* a lone block went out */
         }
     return n;
 }
@@ -187,8 +188,12 @@ static inline void hak_slab_sparse_recheck(slab_t *s) {
     if (s->sparse == HAK_SPARSE_WAIT ? !hak_slab_is_sparse(s) : s->used > s->capacity / 2)
         s->sparse = HAK_SPARSE_NO;
 }
-/* Threads the blocks of s's lowest purged page back onto its free list. */
-void hak_slab_unpurge_page(slab_t *s);
+/* Threads the blocks of s's lowest purged page back onto its free list;
+ * or, if alone and no block of the page went out yet, returns its first
+ * block, unwritten, and leaves the page purged (lone) until the next call
+ * threads the others (after the program's write faulted the page in);
+ * NULL when it threaded them. */
+void *hak_slab_unpurge_page(slab_t *s, bool alone);
 /* Purges the sparse slabs of h sparse for delay_ms or longer (h's owner, or
  * the purger for an abandoned heap).  Returns the bytes purged. */
 size_t hak_heap_purge_sparse(heap_t *h, uint64_t now, uint64_t delay_ms);

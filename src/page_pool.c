@@ -293,6 +293,9 @@ static slab_t *carve(slab_t *r, uint32_t at, uint32_t n, slab_t *left, slab_t *r
     r->page = at;
     r->npages = n;
     free_pages_add(ss, -(int64_t)n);
+    uint16_t clean = 0;
+    for (uint32_t i = 0; i < n && i < 16; i++) clean |= (uint16_t)(!bit(ss->dirty, at + i) << i);
+    r->clean = clean;
     uint32_t was_dirty = bits_assign(ss->dirty, at, at + n, false);
     if (was_dirty) dirty_add(ss, -(int64_t)was_dirty);
     r->zeroed = was_dirty == 0;
@@ -366,7 +369,7 @@ slab_t *hak_pages_alloc(size_t npages, size_t align, unsigned state) {
     r->used = r->capacity = 0;
     r->cls = 0;
     r->sparse = 0;
-    r->purged = 0;
+    r->purged = r->lone = 0;
     r->since_ms = 0;
     r->size = 0;
     return r;

@@ -13,8 +13,8 @@
 /* A run of npages pages (at most HAK_SS_DATA_PAGES) whose address is a
  * multiple of align pages (a power of two), taken from the pool, or from a
  * new SuperSlab.  Its descriptor comes back with state set, ss/page/npages/
- * end/zeroed filled in and every other field zero; NULL (errno ENOMEM) if
- * the OS refuses. */
+ * end/zeroed/clean filled in and every other field zero; NULL (errno
+ * ENOMEM) if the OS refuses. */
 slab_t *hak_pages_alloc(size_t npages, size_t align, unsigned state);
 /* Gives a run back (it must be in the given state, checked under the lock:
  * false if it was not, and nothing changed). */

@@ -53,11 +53,12 @@ void hak_slab_retain(heap_t *h, slab_t *s) {
     s->local = s->local_tail = NULL;
     s->nlocal = 0;
     s->bump = hak_slab_start(s);
-    s->purged = 0;
+    s->clean |= s->purged & ~s->lone; /* they read as zero (a lone block's was written) */
+    s->purged = s->lone = 0;
 }
 
-void hak_slab_unretain(heap_t *h, slab_t *s) {
-    hak_bump(&h->stats[s->cls].carved, hak_slab_carved(s));
+void hak_slab_unretain(heap_t *h, slab_t *s, uint64_t carved) {
+    hak_bump(&h->stats[s->cls].carved, carved);
 }
 
 /* (a sparse slab's purged pages were forgotten when purged: stats.memory.

@@ -33,13 +33,22 @@ void hak_slab_sparse_mark(heap_t *h, slab_t *s) {
     h->sparse_pending = true;
 }
 
-void hak_slab_unpurge_page(slab_t *s) {
+void *hak_slab_unpurge_page(slab_t *s, bool alone) {
     unsigned q = (unsigned)__builtin_ctz(s->purged);
-    s->purged &= (uint16_t)~(1u << q);
     uint32_t lo, hi;
     hak_slab_page_blocks(s, q, &lo, &hi);
     size_t size = hak_classes[s->cls].size;
     char *start = hak_slab_start(s);
+    uint16_t bit = (uint16_t)(1u << q);
+    if (s->lone & bit) {
+        lo++; /* it went out before */
+    } else if (alone && lo < hi) {
+        s->lone |= bit;
+        hak_bump(&s->owner->stats[s->cls].carved, 1);
+        return start + (size_t)lo * size;
+    }
+    s->purged &= (uint16_t)~bit;
+    s->lone &= (uint16_t)~bit;
     void *head = s->free;
     for (uint32_t i = hi; i-- > lo;) { /* lowest address first */
         void *b = start + (size_t)i * size;
@@ -48,6 +57,7 @@ void hak_slab_unpurge_page(slab_t *s) {
     }
     s->free = head;
     hak_bump(&s->owner->stats[s->cls].carved, hi - lo);
+    return NULL;
 }
 
 static void set_bits(uint64_t *map, uint32_t lo, uint32_t hi) {
@@ -76,7 +86,7 @@ static size_t slab_purge(slab_t *s) {
     for (unsigned q = 0; q < s->npages; q++) {
         if (!(s->purged >> q & 1)) continue;
         hak_slab_page_blocks(s, q, &lo, &hi);
-        set_bits(map, lo, hi);
+        set_bits(map, lo + (s->lone >> q & 1), hi); /* a lone first block is out */
     }
     /* a page qualifies if every block overlapping it is free and was carved
      * (beyond the carving point blocks are in no list, and untouched) */

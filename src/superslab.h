@@ -71,6 +71,13 @@ typedef struct slab {
     uint8_t zeroed;              /* fresh from the pool: every page reads as zero */
     uint16_t purged;             /* 4 KiB pages given back while the slab is in use */
     uint16_t nlocal;             /* blocks on the local list */
+    /* a slab: of its first 16 pages, those that read as zero when it got
+     * them (never touched, or purged) and on which no block was carved
+     * since; a refill hands out the first block of such a page alone,
+     * unwritten, so that the page fault is the program's (tcache.c) */
+    uint16_t clean;
+    /* purged pages whose first block went out so (slab_purge.c) */
+    uint16_t lone;
     uint64_t since_ms;           /* when it became sparse, or (retained) empty */
     size_t size;                 /* a large block: the bytes asked for */
 } slab_t;

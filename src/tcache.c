@@ -91,19 +91,33 @@ static inline uint32_t take_local(slab_t *s, uint32_t k, uint32_t room, chain_t 
     return n;
 }
 
+/* Whether the block at b, about to be carved, starts on a page of slab s
+ * that reads as zero (s->clean): linking it would fault the page in inside
+ * malloc. */
+static inline bool on_clean_page(const slab_t *s, uint32_t clean, const char *b) {
+    uintptr_t page = (uintptr_t)(b - hak_run_start(s)) >> HAK_PAGE_SHIFT;
+    return page < 16 && (clean >> page & 1);
+}
+
 /* Takes up to k blocks from slab s onto chain *out; *lazy tells that it
  * stopped carving at a page end.  Carving links fresh blocks by writing into
  * each, so it takes those starting on one 4 KiB page (at least 4): a refill
  * never faults in, or pulls into the cache, pages beyond the blocks it hands
  * out, and its cost stays a page's worth (mimalloc extends its free lists a
- * page at a time for the same reason).  The loops work on copies of the
- * chain and of the slab's fields: the stores into the blocks could alias
- * them, and would make the compiler reload them block by block. */
-static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, uint32_t room, chain_t *out, bool *lazy) {
-    if (s->used == 0) { /* an empty slab the warm pool kept (or a new one): in use again */
-        hak_bump(&h->warm_empty[s->cls], (uint32_t)-1); /* stats.c reads it */
-        hak_slab_unretain(h, s);
-    }
+ * page at a time for the same reason).  Nor does it write into a page that
+ * reads as zero (never touched, or purged): it stops before one, or, if
+ * *lone allows and it has nothing else, takes that page's first block
+ * alone, unlinked, for the malloc to hand out unwritten (*lone stays true).
+ * The program's own first write faults the page in, as with jemalloc's
+ * slabs, whose bookkeeping is outside the blocks, and the next refill finds
+ * it resident.  The loops work on copies of the chain and of the slab's
+ * fields: the stores into the blocks could alias them, and would make the
+ * compiler reload them block by block. */
+static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, uint32_t room, chain_t *out, bool *lazy, bool *lone) {
+    /* an empty slab the warm pool kept (or a new one) is in use again if
+     * it gives a block (it may give none: see the clean pages below) */
+    bool was_empty = s->used == 0;
+    uint64_t carved_before = was_empty ? hak_slab_carved(s) : 0;
     chain_t c = *out;
     uint32_t n = take_local(s, k, room, &c);
     if (n < k) n += take_list(s, k - n, &c);
@@ -112,23 +126,61 @@ static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, uint32_t room, chain
     size_t size = hak_classes[s->cls].size;
     char *page_end = (char *)(((uintptr_t)bump | (HAK_PAGE_SIZE - 1)) + 1);
     char *limit = hak_max(page_end, bump + 4 * size);
+    uint32_t clean = s->clean;
+    /* blocks from an earlier slab of this refill, or from this one's lists */
+    bool lone_ok = *lone, alone = false, have = c.head != NULL || n != 0;
     while (n < k && bump < end) {
         if (bump >= limit) {
             *lazy = true;
             break;
         }
+        if (unlikely(clean) && on_clean_page(s, clean, bump)) {
+            if (have) { /* it waits for a refill with nothing else */
+                *lazy = true;
+                break;
+            }
+            clean &= ~(1u << ((uintptr_t)(bump - hak_run_start(s)) >> HAK_PAGE_SHIFT));
+            if (lone_ok) {
+                chain_add(&c, bump); /* writes nothing: the chain was empty */
+                bump += size;
+                n = 1;
+                alone = *lazy = true;
+                break;
+            }
+        }
         chain_add(&c, bump);
         bump += size;
         n++;
+        have = true;
     }
+    s->clean = (uint16_t)clean;
     s->bump = bump;
     if (n > listed) hak_bump(&h->stats[s->cls].carved, n - listed);
-    /* last, the pages a sparse slab gave back (slab_purge.c), one at a time */
-    while (unlikely(n < k && s->purged && bump >= end)) {
-        hak_slab_unpurge_page(s);
-        n += take_list(s, k - n, &c);
+    /* last, the pages a sparse slab gave back (slab_purge.c), one at a time,
+     * each in a refill of its own: threading its blocks writes into it, so
+     * its first block goes out alone where it may, as above */
+    while (unlikely(n < k && s->purged && bump >= end && !alone)) {
+        if (have && !(s->lone >> __builtin_ctz(s->purged) & 1)) {
+            *lazy = true;
+            break;
+        }
+        void *b = hak_slab_unpurge_page(s, lone_ok && !have);
+        if (b) {
+            chain_add(&c, b); /* writes nothing: the chain was empty */
+            n = 1;
+            alone = *lazy = true;
+        } else {
+            uint32_t got = take_list(s, k - n, &c);
+            n += got;
+            have = have || got != 0;
+        }
     }
+    *lone = alone;
     *out = c;
+    if (was_empty && n) {
+        hak_bump(&h->warm_empty[s->cls], (uint32_t)-1); /* stats.c reads it */
+        hak_slab_unretain(h, s, carved_before);
+    }
     s->used = (uint16_t)(s->used + n);
     if (unlikely(s->sparse)) hak_slab_sparse_recheck(s);
     if (!s->free && !s->nlocal && bump >= end && !s->purged) hak_warm_remove(h, s); /* nothing left: full */
@@ -194,7 +246,17 @@ void *hak_refill(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want) {
     return hak_refill_room(h, bin, cls, want, want);
 }
 
+static void *refill(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want, uint32_t room, bool lone_ok);
+
 void *hak_refill_room(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want, uint32_t room) {
+    return refill(h, bin, cls, want, room, false);
+}
+
+void *hak_refill_malloc(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want, uint32_t room) {
+    return refill(h, bin, cls, want, room, true);
+}
+
+static void *refill(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want, uint32_t room, bool lone_ok) {
     uint32_t spliced = hak_remote_any(h) ? collect_remote(h, bin, cls) : 0;
     hak_heap_poll(h);
     if (spliced) {
@@ -205,19 +267,25 @@ void *hak_refill_room(heap_t *h, hak_bin_t *bin, unsigned cls, uint32_t want, ui
     if (room < want) room = want;
     chain_t c = {NULL, NULL};
     uint32_t got = 0;
-    bool lazy = false;
+    bool lazy = false, lone = false;
     while (got < want && !lazy) {
         slab_t *s = hak_warm_refill_slab(h, cls);
         if (!s) break; /* out of memory: hand out what we have */
-        got += slab_take(h, s, want - got, room - got, &c, &lazy);
+        lone = lone_ok && got == 0;
+        got += slab_take(h, s, want - got, room - got, &c, &lazy, &lone);
     }
     if (!got) return NULL;
-    hak_cache_link(c.tail, bin->head);
-    bin->head = c.head;
-    hak_bin_gave(bin, got);
     hak_class_stats_t *st = &h->stats[cls];
     hak_bump(&st->refills, 1);
     hak_bump(&st->refill_blocks, got);
+    if (lone) { /* in and out at once, never in the bin */
+        hak_bin_gave(bin, 1);
+        hak_bin_took(bin, 1);
+        return c.head;
+    }
+    hak_cache_link(c.tail, bin->head);
+    bin->head = c.head;
+    hak_bin_gave(bin, got);
     return c.head;
 }
 

@@ -213,6 +213,12 @@ void *hak_refill(struct heap *h, hak_bin_t *bin, unsigned cls, uint32_t want);
 /* The same, but a slab's local list (flushed blocks, heap.h) comes whole if
  * it fits in room blocks: a refill then follows no link. */
 void *hak_refill_room(struct heap *h, hak_bin_t *bin, unsigned cls, uint32_t want, uint32_t room);
+/* The same, for a malloc that takes the first block at once: when that
+ * block is the first carved on a page that reads as zero, it comes alone,
+ * unwritten (the program's write faults the page in, not malloc) and
+ * counted as in and out, and the bin stays as it was: then the result is
+ * not bin->head. */
+void *hak_refill_malloc(struct heap *h, hak_bin_t *bin, unsigned cls, uint32_t want, uint32_t room);
 /* Sends the first n blocks of bin home to their slabs. */
 void hak_flush(struct heap *h, hak_bin_t *bin, unsigned cls, uint32_t n);
 void hak_tcache_flush_all(struct heap *h);

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include "ctl.h"
 #include "size_class.h"
@@ -203,6 +204,42 @@ START_TEST(test_sparse_slabs_busy) {
 }
 END_TEST
 
+/* A refill does not write into a purged page: the first block of one comes
+ * back from malloc alone, its page still not resident (the program's own
+ * write faults it in), and the page's other blocks follow at the next
+ * refill.  Before, threading the page's blocks faulted it in inside malloc. */
+static bool page_resident(const void *p) {
+    unsigned char v = 0;
+    void *page = (void *)((uintptr_t)p & ~(uintptr_t)4095);
+    ck_assert_int_eq(mincore(page, 4096, &v), 0);
+    return v & 1;
+}
+START_TEST(test_sparse_slabs_purged_pages_fault_outside_malloc) {
+    if (HAK_DEBUG) return; /* debug.checks writes into blocks it hands out */
+    bool v = true;
+    ck_assert_int_eq(hakctl("purge.sparse_slabs", NULL, NULL, &v, sizeof v), 0);
+    sparse_fill(10);
+    ck_assert_int_eq(hakctl("thread.cache.flush", NULL, NULL, NULL, 0), 0);
+    ck_assert_int_eq(hakctl("purge", NULL, NULL, NULL, 0), 0);
+    unsigned cold = 0, n = 0;
+    for (unsigned i = 0; i < SPARSE_N; i++)
+        if (i % 10) {
+            ck_assert_ptr_nonnull(sparse_p[i] = hak_malloc(990));
+            cold += !page_resident(sparse_p[i]);
+            memset(sparse_p[i], (int)(i % 251), 990);
+            n++;
+        }
+    /* at least half the freed pages were purged, 4 blocks to a page */
+    ck_assert_msg(cold >= n / 4 / 2, "%u of %u blocks on a page not resident", cold, n);
+    for (unsigned i = 0; i < SPARSE_N; i++) {
+        size_t len = i % 10 ? 990 : 1000;
+        ck_assert_uint_eq(sparse_p[i][0], i % 251);
+        ck_assert_uint_eq(sparse_p[i][len - 1], i % 251);
+        hak_free(sparse_p[i]);
+    }
+}
+END_TEST
+
 /* A purged page's blocks stop counting as free bytes in their slab, and do
  * not count a second time when the slab then empties (stats.memory.slab_free
  * once went below zero: "16384.0 PiB"). */
@@ -342,6 +379,7 @@ TCase *ctl_core_tcase(void) {
     tcase_add_test(tc, test_class_capacity_effect);
     tcase_add_test(tc, test_purge_lowers_resident);
     tcase_add_test(tc, test_sparse_slabs_purged);
+    tcase_add_test(tc, test_sparse_slabs_purged_pages_fault_outside_malloc);
     tcase_add_test(tc, test_sparse_slabs_off);
     tcase_add_test(tc, test_sparse_slabs_busy);
     tcase_add_test(tc, test_sparse_slabs_memory_stats);

@@ -117,8 +117,8 @@ static unsigned resident_pages(const void *p, size_t npages) {
     return n;
 }
 
-/* A refill from a fresh slab links the blocks starting on one page: it
- * faults in no page the program did not get a block on. */
+/* A refill from a fresh slab hands out the first block alone, then links
+ * the blocks starting on its page: it faults in no page itself. */
 START_TEST(fresh_slab_refill_touches_one_page) {
     const size_t size = 600; /* 640-byte blocks, 25 to a slab of four pages */
     enum { N = 4000 };
@@ -135,7 +135,18 @@ START_TEST(fresh_slab_refill_touches_one_page) {
     void *p = hak_malloc(size); /* a warm-pool miss: a new slab */
     slab_t *s = hak_slab_of(p);
     ck_assert_uint_eq(s->npages, 4);
+    /* its first block came alone, unwritten: the program's write faults
+     * the page in, not malloc */
+    ck_assert_uint_eq(resident_pages(hak_run_start(s), 4), 0);
+    ck_assert_uint_eq(hak_bin_count(&hak_tls, cls), 0);
+    memset(p, 1, size);
     ck_assert_uint_eq(resident_pages(hak_run_start(s), 4), 1);
+    /* the next malloc links the rest of that page, and no other */
+    void *q = hak_malloc(size);
+    ck_assert_ptr_eq(hak_slab_of(q), s);
+    ck_assert_uint_eq(resident_pages(hak_run_start(s), 4), 1);
+    ck_assert_uint_gt(hak_bin_count(&hak_tls, cls), 0);
+    hak_free(q);
     hak_free(p);
     for (int i = 0; i < n; i++) hak_free(v[i]);
 }

@@ -136,8 +136,10 @@ START_TEST(fresh_slab_refill_touches_one_page) {
     slab_t *s = hak_slab_of(p);
     ck_assert_uint_eq(s->npages, 4);
     /* its first block came alone, unwritten: the program's write faults
-     * the page in, not malloc */
-    ck_assert_uint_eq(resident_pages(hak_run_start(s), 4), 0);
+     * the page in, not malloc (debug.checks writes a canary into every
+     * block it hands out, and caches none) */
+    if (HAK_DEBUG) ck_assert_uint_eq(resident_pages(hak_run_start(s), 4), 1);
+    else ck_assert_uint_eq(resident_pages(hak_run_start(s), 4), 0);
     ck_assert_uint_eq(hak_bin_count(&hak_tls, cls), 0);
     memset(p, 1, size);
     ck_assert_uint_eq(resident_pages(hak_run_start(s), 4), 1);
@@ -145,7 +147,7 @@ START_TEST(fresh_slab_refill_touches_one_page) {
     void *q = hak_malloc(size);
     ck_assert_ptr_eq(hak_slab_of(q), s);
     ck_assert_uint_eq(resident_pages(hak_run_start(s), 4), 1);
-    ck_assert_uint_gt(hak_bin_count(&hak_tls, cls), 0);
+    if (!HAK_DEBUG) ck_assert_uint_gt(hak_bin_count(&hak_tls, cls), 0);
     hak_free(q);
     hak_free(p);
     for (int i = 0; i < n; i++) hak_free(v[i]);

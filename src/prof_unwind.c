@@ -16,7 +16,6 @@
 #include "config.h"
 #include "prof.h"
 #include <link.h>
-#include <string.h>
 #include <sched.h>
 /* ThreadSanitizer builds use libgcc's: libunwind's thread-exit destructor
  * takes a lock after TSan has let the exiting thread go, and crashes it. */
@@ -109,7 +108,7 @@ static unsigned raw_backtrace(uintptr_t *pc, unsigned max) {
     int n = unw_bt ? unw_bt((void **)pc, (int)max) : 0;
     return n > 0 ? (unsigned)n : 0;
 }
-static void unwinders_init(void) {
+static bool unwinders_init(void) {
 #ifdef PIC
     if (!gcc_getip) {
         void *gcc = dlopen("libgcc_s.so.1", RTLD_LAZY);
@@ -126,6 +125,7 @@ static void unwinders_init(void) {
     uintptr_t pc[8];
     if (unw_bt) unw_bt((void **)pc, 8);
     if (gcc_backtrace) gcc_walk(gcc_backtrace, gcc_getip, pc, 8);
+    return unw_bt || gcc_backtrace;
 }
 const char *hak_prof_unwinder(void) {
     return !unw_missing ? "libunwind" : gcc_backtrace ? "libgcc" : "none";
@@ -134,13 +134,14 @@ const char *hak_prof_unwinder(void) {
 static unsigned raw_backtrace(uintptr_t *pc, unsigned max) {
     return gcc_walk(_Unwind_Backtrace, _Unwind_GetIP, pc, max);
 }
-static void unwinders_init(void) {
+static bool unwinders_init(void) {
     uintptr_t pc[8];
     raw_backtrace(pc, 8);
+    return true;
 }
 const char *hak_prof_unwinder(void) { return "libgcc"; }
 #else
-static void unwinders_init(void) {}
+static bool unwinders_init(void) { return false; }
 static unsigned raw_backtrace(uintptr_t *pc, unsigned max) { return 0; }
 const char *hak_prof_unwinder(void) { return "none"; }
 #endif
@@ -151,8 +152,7 @@ bool hak_prof_unwind_init(void) {
     /* one walk now, under the ctl lock: an unwinder sets itself up on its
      * first call, which must not be two sampling threads at once (nor cost
      * the first sampled malloc) */
-    unwinders_init();
-    return strcmp(hak_prof_unwinder(), "none") != 0;
+    return unwinders_init();
 }
 
 static bool own(uintptr_t pc) { return pc >= own_lo && pc < own_hi; }

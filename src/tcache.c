@@ -20,8 +20,7 @@ size_t hak_tiny_end;
  * start-up, opens the fast path. */
 void hak_tiny_table_point(bool alloc_bins) {
     intptr_t bias = HAK_TLS_BIAS + (alloc_bins ? HAK_ALLOC_BINS_AT : 0);
-    _Static_assert(HAK_ALLOC_BINS_AT + (HAK_NCLASSES + 1) * HAK_BIN_BYTES < INT16_MAX, "small offsets");
-    /* a static TLS block larger than 2 GiB cannot be loaded anyway */
+    /* int32: a static TLS block larger than 2 GiB cannot be loaded anyway */
     for (size_t size = 0; size <= HAK_TINY_MAX; size++)
         __atomic_store_n(&hak_tiny_bin_ref[size], (int32_t)(bias + (hak_tiny_class[size] + 1) * HAK_BIN_BYTES),
                          __ATOMIC_RELAXED);
@@ -91,12 +90,12 @@ static inline uint32_t take_local(slab_t *s, uint32_t k, uint32_t room, chain_t 
     return n;
 }
 
-/* Whether the block at b, about to be carved, starts on a page of slab s
- * that reads as zero (s->clean): linking it would fault the page in inside
- * malloc. */
-static inline bool on_clean_page(const slab_t *s, uint32_t clean, const char *b) {
+/* The bit in s->clean of the page the block at b starts on (0 past the
+ * mask's 16 pages): where it is set, linking the block would fault the page
+ * in inside malloc. */
+static inline uint32_t page_bit(const slab_t *s, const char *b) {
     uintptr_t page = (uintptr_t)(b - hak_run_start(s)) >> HAK_PAGE_SHIFT;
-    return page < 16 && (clean >> page & 1);
+    return page < 16 ? 1u << page : 0;
 }
 
 /* Takes up to k blocks from slab s onto chain *out; *lazy tells that it
@@ -134,12 +133,13 @@ static uint32_t slab_take(heap_t *h, slab_t *s, uint32_t k, uint32_t room, chain
             *lazy = true;
             break;
         }
-        if (unlikely(clean) && on_clean_page(s, clean, bump)) {
+        uint32_t bit = unlikely(clean) ? clean & page_bit(s, bump) : 0;
+        if (bit) {
             if (have) { /* it waits for a refill with nothing else */
                 *lazy = true;
                 break;
             }
-            clean &= ~(1u << ((uintptr_t)(bump - hak_run_start(s)) >> HAK_PAGE_SHIFT));
+            clean &= ~bit;
             if (lone_ok) {
                 chain_add(&c, bump); /* writes nothing: the chain was empty */
                 bump += size;

@@ -23,7 +23,7 @@ typedef struct hak_bin {
     /* For the classes whose slabs are a power of two of pages (HAK_NFAST),
      * -ceil(2^32 / size) mod 2^32 and the slab mask ~(slab bytes - 1); for
      * the others 0xffffffff, which no pointer passes (always the slow path).
-     * See hak_block_start_fast. */
+     * See hak_block_start_bin. */
     uint32_t nmagic;
     uint32_t nmask;
 } hak_bin_t;
@@ -67,20 +67,6 @@ static inline uint32_t hak_block_nmask(unsigned cls) {
     if (cls >= HAK_NFAST) return 0xffff0000u;
     return 0u - ((uint32_t)hak_classes[cls].slab_pages << 12);
 }
-/* Blocks of a fast class's slab end at the slab end, and the slab (S bytes,
- * a power of two up to 64 KiB) is aligned to S, so p is a block start iff its
- * distance d to the next multiple of S (1..S) is a multiple of the size.
- * With magic = ceil(2^32 / size), that is (uint32_t)(d * magic) < magic
- * (Lemire's divisibility test, exact for d <= 2^16 and size <= 2^15).  The
- * low 32 bits of p | ~(S - 1) are -d, and -d * -magic = d * magic, so the
- * product needs no subtraction; and x < magic is exactly "x + (2^32 - magic)
- * does not carry".  A pointer at a slab start is d = S: a block start only
- * for sizes dividing S, never one in the slack before the first block. */
-static inline bool hak_block_start_fast(const void *p, uint32_t nmagic, uint32_t nmask) {
-    uint32_t x = ((uint32_t)(uintptr_t)p | nmask) * nmagic;
-    return !__builtin_add_overflow(x, nmagic, &x);
-}
-
 /* The counts (in, room, cap) are written by the owner thread only and read
  * by statistics from any thread with relaxed loads.  The owner's updates are
  * plain stores; ThreadSanitizer builds make them relaxed atomic stores, the
@@ -270,10 +256,19 @@ static inline void *hak_malloc_fast(size_t size) {
     return hak_malloc_slow(size);
 }
 
-/* Lemire's test (hak_block_start_fast) with both its reads of nmagic as
- * memory operands of the multiply and the add: the empty asm says memory
- * may have changed, so the compiler reads the field again rather than
- * keep it in a register, one instruction fewer; it emits no code. */
+/* Blocks of a fast class's slab end at the slab end, and the slab (S bytes,
+ * a power of two up to 64 KiB) is aligned to S, so p is a block start iff its
+ * distance d to the next multiple of S (1..S) is a multiple of the size.
+ * With magic = ceil(2^32 / size), that is (uint32_t)(d * magic) < magic
+ * (Lemire's divisibility test, exact for d <= 2^16 and size <= 2^15).  The
+ * low 32 bits of p | ~(S - 1) are -d, and -d * -magic = d * magic, so the
+ * product needs no subtraction; and x < magic is exactly "x + (2^32 - magic)
+ * does not carry".  A pointer at a slab start is d = S: a block start only
+ * for sizes dividing S, never one in the slack before the first block.
+ * Both reads of nmagic are memory operands, of the multiply and of the add:
+ * the empty asm says memory may have changed, so the compiler reads the
+ * field again rather than keep it in a register, one instruction fewer; it
+ * emits no code. */
 static inline bool hak_block_start_bin(const void *p, const hak_fast_bin_t *b) {
     uint32_t x = ((uint32_t)(uintptr_t)p | b->nmask) * b->nmagic;
     __asm__("" ::: "memory");

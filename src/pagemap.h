@@ -2,9 +2,13 @@
  * address itself, so that free() recognises foreign pointers without a fault.
  *
  * A two-level radix over the 47-bit user address space.  The root has one
- * entry per 16 GiB region; a region's leaf holds, per 4 KiB page, the byte
- * offset in the thread cache (hak_tls) of the bin of the slab's class, or 0
- * for any page that is not in a slab of ours (free's fast path: one load
+ * entry per 32 GiB region: 4096 entries, 32 KiB, written whole at start-up
+ * and so resident in every process (16 GiB regions made it 64 KiB, a fifth
+ * of a small program's floor over glibc; 64 GiB ones would reserve 32 MiB a
+ * leaf, which RLIMIT_AS users feel).  A region's leaf holds, per 4 KiB
+ * page, the byte offset in the thread cache (hak_tls) of the bin of the
+ * slab's class, or 0 for any page that is not in a slab of ours (free's
+ * fast path: one load
  * from the root, one from the leaf, no header read; offset 0 is the bin that
  * sends every free to the slow path), and, per 2 MiB chunk, what the chunk
  * holds (slow paths).
@@ -15,7 +19,7 @@
  * piece per 128 MiB of heap), and regions without a leaf point at one shared
  * read-only zero leaf, so the fast path needs no NULL test.  Root entries
  * are biased by their region's first page, so that the leaf entry of page
- * p >> 12 is at root[p >> 34] + 2 * (p >> 12) with no masking. */
+ * p >> 12 is at root[p >> 35] + 2 * (p >> 12) with no masking. */
 #ifndef HAK_PAGEMAP_H
 #define HAK_PAGEMAP_H
 
@@ -23,7 +27,7 @@
 
 #define HAK_MAP_PAGE_SHIFT   12 /* the map's unit: a 4 KiB page */
 #define HAK_MAP_CHUNK_SHIFT  21 /* 2 MiB chunks */
-#define HAK_MAP_REGION_SHIFT 34 /* 16 GiB per leaf */
+#define HAK_MAP_REGION_SHIFT 35 /* 32 GiB per leaf (16 MiB of page entries) */
 #define HAK_MAP_ROOTS        ((uintptr_t)1 << (47 - HAK_MAP_REGION_SHIFT))
 #define HAK_MAP_LEAF_PAGES   ((uintptr_t)1 << (HAK_MAP_REGION_SHIFT - HAK_MAP_PAGE_SHIFT))
 #define HAK_MAP_LEAF_CHUNKS  ((uintptr_t)1 << (HAK_MAP_REGION_SHIFT - HAK_MAP_CHUNK_SHIFT))

@@ -194,7 +194,8 @@ const hak_ctl_node_t hak_ctl_nodes[] = {
           "empty slabs per class (up to 8 KiB) the warm pool keeps ready beyond warm_pool.capacity, "
           "through idle spells and purges: memory for tail latency; 0 turns prefill off"),
     PARAM("warm_pool.capacity", U32, warm_capacity, 0, HAK_WARM_MAX, "0..256", "4",
-          "empty slabs kept per class in a heap's warm pool"),
+          "empty slabs kept per class in a heap's warm pool (until purge.delay_ms, or until another "
+          "class of the heap needs a slab)"),
 #if HAK_STATS
     WARM_STAT("hits", warm_hits, "refills of class N served by the warm pool"),
     WARM_STAT("misses", warm_misses, "refills of class N that found the warm pool empty"),

@@ -15,6 +15,7 @@
 #include "page_pool.h"
 #include "params.h"
 #include "stats.h"
+#include "tcache.h"
 
 /* No purge during a test unless it asks for one. */
 static void no_purge(void) {
@@ -61,6 +62,50 @@ START_TEST(freed_pages_serve_other_classes) {
     ck_assert_uint_eq(mapped_after, mapped);
     ck_assert_uint_ge(inside, M * 9 / 10);
     ck_assert(block_inside);
+}
+END_TEST
+
+/* The empty slabs a class keeps (warm_pool.capacity) go back to the page
+ * pool as soon as another class of the heap needs a new slab, which is cut
+ * from their pages: a heap that moves from one size to the next holds one
+ * class's empties, not every class's until purge.delay_ms. */
+START_TEST(kept_empties_serve_another_class) {
+    no_purge();
+    enum { N = 600, M = 900 };
+    static char *a[N], *b[M];
+    const size_t sa = 100, sb = 40; /* two classes of 16 KiB slabs */
+    hak_store(&hak_params.warm_capacity, 4);
+    hak_params_changed();
+    hak_free(hak_malloc(sa)); /* the thread is set up */
+    heap_t *h = hak_tls.heap;
+    unsigned ca = hak_size_class(sa + (HAK_DEBUG ? 16 : 0)), cb = hak_size_class(sb + (HAK_DEBUG ? 16 : 0));
+    ck_assert_uint_ne(ca, cb);
+    ck_assert_uint_eq(hak_classes[ca].slab_pages, hak_classes[cb].slab_pages);
+    for (int i = 0; i < N; i++) a[i] = hak_malloc(sa), memset(a[i], 1, sa);
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < N; i++) {
+        lo = hak_min(lo, (uintptr_t)a[i]);
+        hi = hak_max(hi, (uintptr_t)a[i] + sa);
+    }
+    for (int i = 0; i < N; i++) hak_free(a[i]);
+    hak_thread_cache_flush();
+    uint32_t kept = h->warm_empty[ca];
+    ck_assert_uint_ge(kept, 3); /* 600 blocks of 112 B: 5 slabs, 4 kept */
+    ck_assert_uint_le(kept, 4);
+    size_t mapped = mapped_now();
+    uint64_t misses = h->stats[cb].warm_misses;
+    unsigned inside = 0;
+    for (int i = 0; i < M; i++) {
+        b[i] = hak_malloc(sb);
+        memset(b[i], 2, sb);
+        inside += (uintptr_t)b[i] >= lo && (uintptr_t)b[i] < hi;
+    }
+    ck_assert_uint_gt(h->stats[cb].warm_misses, misses); /* class b took new slabs */
+    ck_assert_uint_eq(h->warm_empty[ca], 0);              /* and class a's empties went first */
+    ck_assert_uint_eq(mapped_now(), mapped);
+    /* 900 blocks of 48 B fill 3 of the 4 kept slabs' pages */
+    ck_assert_uint_ge(inside, M * 9 / 10);
+    for (int i = 0; i < M; i++) hak_free(b[i]);
 }
 END_TEST
 
@@ -360,6 +405,7 @@ Suite *pages_suite(void) {
     TCase *tc = tcase_create("pages");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, freed_pages_serve_other_classes);
+    tcase_add_test(tc, kept_empties_serve_another_class);
     tcase_add_test(tc, free_runs_coalesce);
     tcase_add_test(tc, oversize_run_returns_its_tail);
     tcase_add_test(tc, large_cache_counts_resident_pages);

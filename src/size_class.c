@@ -2,8 +2,12 @@
  * before anything is initialised. */
 #include "size_class.h"
 
-/* size, 4 KiB pages per slab, default thread-cache capacity (about 64 KiB
- * of blocks, 2..256), ceil(2^40 / size).  Slabs are small so that a slab
+/* size, 4 KiB pages per slab, default thread-cache capacity, ceil(2^40 /
+ * size).  A class's cache holds about 64 KiB of blocks up to 1 KiB (at most
+ * 256) and 32 KiB above (at least one): a program that touches many of the
+ * larger classes now and then kept a few of each parked in its cache,
+ * where no other class could use them (espresso: 600 KiB in the classes
+ * of 10 KiB and up, at its peak of 3.3 MiB).  Slabs are small so that a slab
  * that a random free left empty goes back to the page pool for any class:
  * at least 16 blocks up to 1 KiB (a slab of 16 KiB below 160 B, where even
  * 64 blocks rarely all die), 8 up to 8 KiB, with at most 1/32 of the slab
@@ -31,34 +35,34 @@ const hak_class_info_t hak_classes[HAK_NCLASSES] = {
     {   768,  4,  85, 1431655766},
     {   896,  4,  73, 1227133514},
     {  1024,  4,  64, 1073741824},
-    {  1280,  8,  51, 858993460},
-    {  1536,  8,  42, 715827883},
-    {  1792,  4,  36, 613566757},
-    {  2048,  4,  32, 536870912},
-    {  2560, 16,  25, 429496730},
-    {  3072, 16,  21, 357913942},
-    {  3584,  8,  18, 306783379},
-    {  4096,  8,  16, 268435456},
-    {  5120, 16,  12, 214748365},
-    {  6144, 16,  10, 178956971},
-    {  7168, 16,   9, 153391690},
-    {  8192, 16,   8, 134217728},
-    { 10240,  5,   6, 107374183},
-    { 12288,  3,   5, 89478486},
-    { 14336,  7,   4, 76695845},
-    { 16384,  4,   4, 67108864},
-    { 20480,  5,   3, 53687092},
-    { 24576,  6,   2, 44739243},
-    { 28672,  7,   2, 38347923},
-    { 32768,  8,   2, 33554432},
-    { 40960, 10,   2, 26843546},
-    { 49152, 12,   2, 22369622},
-    { 57344, 14,   2, 19173962},
-    { 65536, 16,   2, 16777216},
-    { 81920, 20,   2, 13421773},
-    { 98304, 24,   2, 11184811},
-    {114688, 28,   2, 9586981},
-    {131072, 32,   2, 8388608},
+    {  1280,  8,  25, 858993460},
+    {  1536,  8,  21, 715827883},
+    {  1792,  4,  18, 613566757},
+    {  2048,  4,  16, 536870912},
+    {  2560, 16,  12, 429496730},
+    {  3072, 16,  10, 357913942},
+    {  3584,  8,   9, 306783379},
+    {  4096,  8,   8, 268435456},
+    {  5120, 16,   6, 214748365},
+    {  6144, 16,   5, 178956971},
+    {  7168, 16,   4, 153391690},
+    {  8192, 16,   4, 134217728},
+    { 10240,  5,   3, 107374183},
+    { 12288,  3,   2, 89478486},
+    { 14336,  7,   2, 76695845},
+    { 16384,  4,   2, 67108864},
+    { 20480,  5,   1, 53687092},
+    { 24576,  6,   1, 44739243},
+    { 28672,  7,   1, 38347923},
+    { 32768,  8,   1, 33554432},
+    { 40960, 10,   1, 26843546},
+    { 49152, 12,   1, 22369622},
+    { 57344, 14,   1, 19173962},
+    { 65536, 16,   1, 16777216},
+    { 81920, 20,   1, 13421773},
+    { 98304, 24,   1, 11184811},
+    {114688, 28,   1, 9586981},
+    {131072, 32,   1, 8388608},
 };
 
 /* The class of every size 0..1024, indexed by the size itself: B(n) is

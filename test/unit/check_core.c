@@ -196,7 +196,7 @@ END_TEST
 
 /* Sizes of two classes that nothing but these tests allocates (the test
  * programs link hakmem statically: the C library's mallocs are ours too). */
-#define SA 1200
+#define SA 900 /* a class with a capacity above tiny.refill_count */
 #define SB 2500
 /* Every slab of class cls that h holds is in its warm pool and empty:
  * every block is home. */
@@ -438,6 +438,30 @@ START_TEST(live_capacity_change_reaches_thread) {
 }
 END_TEST
 
+/* Above 1 KiB a class's cache holds about 32 KiB of blocks (at least one):
+ * the blocks of larger classes a program frees now and then would sit there
+ * where no other class can use them (up to 64 KiB a class before). */
+START_TEST(larger_classes_cache_little) {
+#if HAK_DEBUG
+    return; /* debug builds have no thread cache */
+#endif
+    static const size_t sizes[] = {1000, 1500, 4000, 12000, 40000, 120000};
+    enum { N = 40 };
+    void *v[N];
+    for (unsigned k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        unsigned cls = hak_size_class(sizes[k]);
+        size_t bytes = hak_classes[cls].size;
+        for (int i = 0; i < N; i++) v[i] = hak_malloc(sizes[k]);
+        for (int i = 0; i < N; i++) hak_free(v[i]);
+        uint32_t cached = hak_bin_count(&hak_tls, cls);
+        if (bytes <= 1024)
+            ck_assert_uint_gt(cached * bytes, 32u << 10); /* the small ones keep their 64 KiB */
+        else
+            ck_assert_msg(cached <= 1 || cached * bytes <= 32u << 10, "%u blocks of %zu B cached", cached, bytes);
+    }
+}
+END_TEST
+
 /* AnonHugePages (KiB) of the mapping holding p, from /proc/self/smaps. */
 static long anon_huge_kib(const void *p) {
     FILE *f = fopen("/proc/self/smaps", "r");
@@ -498,6 +522,7 @@ Suite *core_suite(void) {
     tcase_add_test(tc, purge_now_and_large_cache);
     tcase_add_test(tc, live_capacity_change_reaches_thread);
     tcase_add_test(tc, thp_policy_is_honoured);
+    tcase_add_test(tc, larger_classes_cache_little);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -88,6 +88,13 @@ void hak_slab_put_cached(heap_t *h, slab_t *s, void *first, void *last, uint32_t
     hak_slab_returned(h, s, n);
 }
 
+/* A kept empty slab goes back to the page pool. */
+static void release_kept(heap_t *h, slab_t *s) {
+    hak_bump(&h->warm_empty[s->cls], (uint32_t)-1);
+    hak_warm_remove(h, s);
+    hak_slab_release(h, s, true);
+}
+
 /* Class cls needs a new slab: the empties the other classes keep (beyond
  * their prefill reserve) go back to the page pool first, so that the new
  * slab is cut from their resident pages rather than from pages never
@@ -108,9 +115,7 @@ static void release_other_empties(heap_t *h, unsigned cls) {
                 skips++;
                 continue;
             }
-            hak_bump(&h->warm_empty[c], (uint32_t)-1);
-            hak_warm_remove(h, s);
-            hak_slab_release(h, s, true);
+            release_kept(h, s);
         }
     }
 }
@@ -157,9 +162,7 @@ static void release_empties(heap_t *h, bool trim, uint64_t cutoff, bool all) {
             next = s->next;
             if (s->used != 0) continue;
             if (h->warm_empty[cls] > room || (!trim && h->warm_empty[cls] > keep && s->since_ms <= cutoff)) {
-                hak_bump(&h->warm_empty[cls], (uint32_t)-1);
-                hak_warm_remove(h, s);
-                hak_slab_release(h, s, true);
+                release_kept(h, s);
             } else if (h->warm_empty[cls] > keep) {
                 pending = true;
             }

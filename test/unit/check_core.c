@@ -56,11 +56,6 @@ START_TEST(size_classes_cover_and_waste) {
 }
 END_TEST
 
-/* The free fast path's block-start test agrees with the modulo for every
- * fast class and every distance to the slab end, 1..slab bytes, in every
- * slab of a 64 KiB stretch: blocks end at the slab end, so a slab start is a
- * block start only for a size that divides the slab, never a pointer into
- * the slack before the first block. */
 /* The free fast path's own test, through the alloc-bin slot of the no-class
  * bin, which nothing uses. */
 static bool block_start(uintptr_t p, uint32_t nmagic, uint32_t nmask) {
@@ -68,6 +63,12 @@ static bool block_start(uintptr_t p, uint32_t nmagic, uint32_t nmask) {
     hak_tls.alloc_bin[0].nmask = nmask;
     return hak_block_start_bin((void *)p, HAK_FAST_BIN(HAK_TLS_BIAS + HAK_ALLOC_BINS_AT));
 }
+
+/* The free fast path's block-start test agrees with the modulo for every
+ * fast class and every distance to the slab end, 1..slab bytes, in every
+ * slab of a 64 KiB stretch: blocks end at the slab end, so a slab start is a
+ * block start only for a size that divides the slab, never a pointer into
+ * the slack before the first block. */
 START_TEST(fast_block_start_test_is_exact) {
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         uint32_t nmagic = hak_block_nmagic(c), nmask = hak_block_nmask(c);

@@ -156,6 +156,15 @@ static void map_run(slab_t *r, bool all) {
     }
 }
 
+/* Files free run r, whose neighbours are not free, in its list. */
+static void file_free(slab_t *r) {
+    superslab_t *ss = r->ss;
+    hak_store(&r->state, HAK_RUN_FREE);
+    r->zeroed = !any_bit(ss->dirty, r->page, r->page + r->npages);
+    map_run(r, false);
+    list_push(index_of(ss), r);
+}
+
 /* Inserts free run r, merged with its free neighbours (r's pages are
  * already counted as free). */
 static void insert_free(slab_t *r) {
@@ -180,9 +189,7 @@ static void insert_free(slab_t *r) {
             desc_put(right);
         }
     }
-    r->zeroed = !any_bit(ss->dirty, r->page, r->page + r->npages);
-    map_run(r, false);
-    list_push(ix, r);
+    file_free(r);
 }
 
 /* ---- SuperSlabs in and out ------------------------------------------------------ */
@@ -282,12 +289,18 @@ static slab_t *find(free_index_t *ix, uint32_t n, size_t align, uint32_t *at) {
 }
 
 /* Cuts [at, at + n) out of free run r, already out of its list; what is
- * left on either side goes back free, in the spare descriptors left and
- * right (each given back if that side is empty).  Returns r, now
- * describing the range, in the given state. */
-static slab_t *carve(slab_t *r, uint32_t at, uint32_t n, slab_t *left, slab_t *right, unsigned state) {
+ * left on either side goes back free, in a descriptor of its own, with no
+ * merge to try: a free run's neighbours are never free, and the range cut
+ * out is in use.  Returns r, now describing the range, in the given state;
+ * NULL, r unchanged, if no descriptor was to be had. */
+static slab_t *carve(slab_t *r, uint32_t at, uint32_t n, unsigned state) {
     superslab_t *ss = r->ss;
     uint32_t start = r->page, end = r->page + r->npages;
+    slab_t *left = NULL, *right = NULL;
+    if ((at > start && !(left = desc_new())) || (at + n < end && !(right = desc_new()))) {
+        if (left) desc_put(left);
+        return NULL;
+    }
     hak_store(&r->state, (uint8_t)state); /* in use: the pieces left over must not merge back into it */
     if (ss == kept) kept = NULL;
     r->page = at;
@@ -299,42 +312,28 @@ static slab_t *carve(slab_t *r, uint32_t at, uint32_t n, slab_t *left, slab_t *r
     uint32_t was_dirty = bits_assign(ss->dirty, at, at + n, false);
     if (was_dirty) dirty_add(ss, -(int64_t)was_dirty);
     r->zeroed = was_dirty == 0;
-    if (at > start) {
+    if (left) {
         left->ss = ss;
         left->page = start;
         left->npages = at - start;
-        insert_free(left);
-    } else {
-        desc_put(left);
+        file_free(left);
     }
-    if (at + n < end) {
+    if (right) {
         right->ss = ss;
         right->page = at + n;
         right->npages = end - at - n;
-        insert_free(right);
-    } else {
-        desc_put(right);
+        file_free(right);
     }
     return r;
-}
-
-/* Two spare descriptors for a carve, or false. */
-static bool spares(slab_t **a, slab_t **b) {
-    *a = desc_new();
-    *b = *a ? desc_new() : NULL;
-    if (*b) return true;
-    if (*a) desc_put(*a);
-    return false;
 }
 
 slab_t *hak_pages_alloc(size_t npages, size_t align, unsigned state) {
     if (npages == 0 || npages > HAK_SS_DATA_PAGES || align > HAK_SS_PAGES) { errno = ENOMEM; return NULL; }
     uint32_t n = (uint32_t)npages, at = 0;
-    slab_t *r = NULL, *left = NULL, *right = NULL, *spare = NULL;
+    slab_t *r = NULL, *spare = NULL;
     superslab_t *fresh = NULL;
     pthread_mutex_lock(&pool_lock);
     for (;;) {
-        if (!left && !spares(&left, &right)) break;
         if ((r = find(&pool, n, align, &at)) != NULL) break;
         if (fresh) { /* made below, unlocked: its pages join the pool */
             ss_add(fresh, spare);
@@ -350,11 +349,10 @@ slab_t *hak_pages_alloc(size_t npages, size_t align, unsigned state) {
     }
     if (r) {
         list_remove(&pool, r);
-        r = carve(r, at, n, left, right, state);
-        map_run(r, true);
-    } else {
-        if (left) desc_put(left);
-        if (right) desc_put(right);
+        slab_t *cut = carve(r, at, n, state);
+        if (cut) map_run(cut, true);
+        else list_push(&pool, r); /* no descriptor for a piece: still free */
+        r = cut;
     }
     if (spare) desc_put(spare);
     pthread_mutex_unlock(&pool_lock);
@@ -401,16 +399,18 @@ bool hak_pages_free(slab_t *r, unsigned state) {
 bool hak_pages_grow(slab_t *r, size_t npages) {
     if (npages <= r->npages) return true;
     if (npages > UINT32_MAX / 4) return false;
-    slab_t *left, *extra;
     pthread_mutex_lock(&pool_lock);
     superslab_t *ss = r->ss;
     uint32_t end = r->page + r->npages, want = (uint32_t)npages - r->npages;
     slab_t *right = end < ss->npages ? ss->page_run[end] : NULL;
     bool ok = right && hak_load(&right->state) == HAK_RUN_FREE && right->ss == ss && right->page == end &&
-              right->npages >= want && spares(&left, &extra);
+              right->npages >= want;
     if (ok) {
         list_remove(index_of(ss), right);
-        carve(right, end, want, left, extra, r->state);
+        ok = carve(right, end, want, r->state) != NULL;
+        if (!ok) list_push(index_of(ss), right); /* no descriptor for the rest: still free */
+    }
+    if (ok) {
         desc_put(right);
         r->npages += want;
         r->end = hak_run_start(r) + ((size_t)r->npages << HAK_PAGE_SHIFT);

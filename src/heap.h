@@ -60,6 +60,7 @@ typedef struct heap {
     slab_t *warm[HAK_NCLASSES];            /* warm pool: slabs with free blocks */
     slab_t *warm_tail[HAK_NCLASSES];       /* and the last of them */
     uint32_t warm_empty[HAK_NCLASSES];     /* of those, completely empty (owner writes, stats read) */
+    uint64_t empty_classes;                /* the classes that may have some (a superset: warm_pool.c) */
     hak_class_stats_t stats[HAK_NCLASSES];
     /* Blocks moved in and out of the thread cache by threads that already
      * left (folded in at thread exit), so per-class totals survive them. */

@@ -104,10 +104,13 @@ static void release_kept(heap_t *h, slab_t *s) {
  * of 16 KiB for each).  Empties sit at their list's tail (now_empty), so
  * the walk from there is short; the few it misses go at the idle pass. */
 #define STEAL_SKIPS 4
+_Static_assert(HAK_NCLASSES <= 64, "empty_classes has a bit per class");
 static void release_other_empties(heap_t *h, unsigned cls) {
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    /* the classes with empties, not all 48: a miss of a heap that moves
+     * through the classes walked them all at every new slab */
+    for (uint64_t m = h->empty_classes & ~((uint64_t)1 << cls); m; m &= m - 1) {
+        unsigned c = (unsigned)__builtin_ctzll(m);
         uint32_t keep = reserve(c);
-        if (c == cls || h->warm_empty[c] <= keep) continue;
         unsigned skips = 0;
         for (slab_t *s = h->warm_tail[c], *prev; s && h->warm_empty[c] > keep && skips < STEAL_SKIPS; s = prev) {
             prev = s->prev;
@@ -117,7 +120,14 @@ static void release_other_empties(heap_t *h, unsigned cls) {
             }
             release_kept(h, s);
         }
+        if (!h->warm_empty[c]) h->empty_classes &= ~((uint64_t)1 << c);
     }
+}
+
+/* Class cls has one more empty slab. */
+static void empty_added(heap_t *h, unsigned cls) {
+    hak_bump(&h->warm_empty[cls], 1);
+    h->empty_classes |= (uint64_t)1 << cls;
 }
 
 slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls) {
@@ -132,7 +142,7 @@ slab_t *hak_warm_refill_slab(heap_t *h, unsigned cls) {
     s = hak_slab_new(h, cls);
     if (!s) return NULL;
     hak_warm_push(h, s);
-    hak_bump(&h->warm_empty[cls], 1);
+    empty_added(h, cls);
     return s;
 }
 
@@ -141,7 +151,7 @@ void hak_slab_now_empty(heap_t *h, slab_t *s) {
     if (h->warm_empty[cls] < empty_room(cls)) {
         if (h->warm_empty[cls] >= hak_load(&hak_params.warm_capacity))
             hak_bump(&h->stats[cls].warm_prefilled, 1); /* kept for the reserve */
-        hak_bump(&h->warm_empty[cls], 1);
+        empty_added(h, cls);
         hak_slab_retain(h, s);
         hak_warm_demote(h, s); /* refills take the partly used first; release_other_empties finds it */
         h->retained_pending = true;
